@@ -1,0 +1,194 @@
+//! The command line: `run`, `validate`, `config example`, `version`, `scan`.
+//! Every flag can also come from an `OUTSCOPE_*` environment variable.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Exit code for configuration errors (sysexits.h `EX_CONFIG`).
+pub const EXIT_CONFIG: u8 = 78;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "outscope",
+    version,
+    about = "Self-hosted tokenizing payment edge proxy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Run {
+        /// Configuration file.
+        #[arg(short, long, env = "OUTSCOPE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a configuration file: every problem, with its key path. Exit 0 valid, 78 not.
+    Validate {
+        /// Configuration file.
+        #[arg(short, long, env = "OUTSCOPE_CONFIG")]
+        config: PathBuf,
+        /// Do not open certificate, key or other referenced files.
+        #[arg(long, env = "OUTSCOPE_OFFLINE")]
+        offline: bool,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print version and build information.
+    Version,
+    /// Find card numbers in files (PCI DSS 12.5.2 data discovery).
+    Scan(crate::scan::ScanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a complete, commented, valid configuration.
+    Example,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => run(&config),
+        Command::Validate { config, offline } => validate(&config, offline),
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", outscope_config::EXAMPLE);
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("outscope {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Scan(args) => crate::scan::run(&args),
+    }
+}
+
+/// Loads and validates a configuration, printing every problem to stderr.
+fn load(path: &Path) -> Option<outscope_config::Config> {
+    match outscope_config::load(path) {
+        Ok(config) => Some(config),
+        Err(problems) => {
+            for p in &problems.0 {
+                let at = match (p.line, p.column) {
+                    (Some(l), Some(c)) => format!("{}:{l}:{c}: ", path.display()),
+                    _ => format!("{}: ", path.display()),
+                };
+                let key = if p.key_path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", p.key_path)
+                };
+                eprintln!("{at}{key}{}", p.message);
+            }
+            eprintln!("{} problem(s) found", problems.0.len());
+            None
+        }
+    }
+}
+
+fn validate(path: &Path, offline: bool) -> ExitCode {
+    let Some(config) = load(path) else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    if !offline && let Err(e) = crate::runtime::Runtime::build(std::sync::Arc::new(config.clone()))
+    {
+        eprintln!("{}: {e}", path.display());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    println!(
+        "{}: ok ({} listener(s), {} route(s), {} upstream(s))",
+        path.display(),
+        config.listeners.len(),
+        config.routes.len(),
+        config.upstreams.len()
+    );
+    ExitCode::SUCCESS
+}
+
+fn run(path: &Path) -> ExitCode {
+    let Some(config) = load(path) else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    if let Err(e) = init_logging(&config.log) {
+        eprintln!("cannot set up logging: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(path, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "outscope stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(log: &outscope_config::Log) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level).context("log.level")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match log.format {
+        outscope_config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        outscope_config::LogFormat::Text => builder.try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Runs until SIGTERM/SIGINT, reloading on SIGHUP.
+async fn serve(path: &Path, config: outscope_config::Config) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let running = crate::lifecycle::start(config).await?;
+    for (addr, name) in running.listen_addrs.iter().zip(
+        running
+            .app
+            .runtime()
+            .config
+            .listeners
+            .iter()
+            .map(|l| l.name.clone()),
+    ) {
+        tracing::info!(listener = %name, address = %addr, "listening");
+    }
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match outscope_config::load(path) {
+                Ok(config) => match running.reload(config) {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
+                },
+                Err(problems) => tracing::error!(problems = problems.0.len(), first = %problems.0.first().map(|p| format!("{}: {}", p.key_path, p.message)).unwrap_or_default(), "reload refused: invalid configuration; keeping the running one"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("draining");
+    let clean = running.shutdown().await;
+    tracing::info!(clean, "stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,83 @@
+//! The proxy's error vocabulary. Every way a request can end early is a [`ProxyError`];
+//! [`respond`] is the one place that turns them into HTTP responses.
+
+pub mod respond;
+
+use std::time::Duration;
+
+/// Why a request was not forwarded (or its response not relayed).
+///
+/// Variants carry no request content: no header values, no paths, no bodies. Their
+/// `Display` is the client-facing message.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("no route matches this request")]
+    NoRoute,
+    #[error("request target must be in origin form")]
+    AbsoluteTarget,
+    #[error("CONNECT is not supported")]
+    Connect,
+    #[error("protocol upgrade is not allowed on this route")]
+    UpgradeRefused,
+    #[error("ambiguous or invalid message framing: {0}")]
+    BadFraming(&'static str),
+    #[error("malformed request: {0}")]
+    BadRequest(&'static str),
+    #[error("request headers exceed the configured limits")]
+    HeadersTooLarge,
+    #[error("request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    #[error("request body was not received in time")]
+    BodyTimeout,
+    #[error("request body could not be read")]
+    BodyRead,
+    #[error("rate limit exceeded")]
+    RateLimited {
+        retry_after: Duration,
+        /// Pre-rendered `RateLimit-Policy` / `RateLimit` header values.
+        headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    },
+    #[error("rate limiter unavailable")]
+    RateLimiterUnavailable,
+    #[error("upstream could not be reached")]
+    UpstreamConnect,
+    #[error("upstream did not answer in time")]
+    UpstreamTimeout,
+    #[error("upstream returned an invalid response")]
+    UpstreamProtocol,
+    #[error("the proxy is shutting down")]
+    ShuttingDown,
+}
+
+impl ProxyError {
+    /// The stable, machine-readable code clients and dashboards key on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoRoute => "no_route",
+            Self::AbsoluteTarget => "absolute_target",
+            Self::Connect => "connect_refused",
+            Self::UpgradeRefused => "upgrade_refused",
+            Self::BadFraming(_) => "bad_framing",
+            Self::BadRequest(_) => "bad_request",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyRead => "body_read_error",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimiterUnavailable => "rate_limiter_unavailable",
+            Self::UpstreamConnect => "upstream_unreachable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamProtocol => "upstream_protocol_error",
+            Self::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// Whether the client connection must be closed after the response (framing is no
+    /// longer trustworthy).
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::BadFraming(_) | Self::BodyTimeout | Self::BodyRead | Self::BodyTooLarge { .. }
+        )
+    }
+}

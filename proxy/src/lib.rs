@@ -1,0 +1,18 @@
+//! outscope: a self-hosted tokenizing payment edge proxy.
+//!
+//! Start at [`pipeline::handle`] for the request path and at ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod body;
+pub mod cli;
+pub mod errors;
+pub mod forward;
+pub mod lifecycle;
+pub mod pipeline;
+pub mod redact;
+pub mod routing;
+pub mod runtime;
+pub mod scan;
+pub mod secrets;
+pub mod server;
+pub mod tls;

@@ -1,0 +1,94 @@
+//! TLS: the client-facing TLS 1.3 server configuration (SNI, ALPN, mTLS) and the TLS
+//! client configuration for `https://` upstreams.
+
+pub mod client;
+pub mod server;
+pub mod x509;
+
+use std::sync::Arc;
+
+use outscope_config::SecretRef;
+use rustls::crypto::CryptoProvider;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::secrets::{self, SecretError};
+
+/// Why TLS material could not be loaded. Names files/references, never key bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{reference}: no PEM certificate found")]
+    NoCertificate { reference: String },
+    #[error("{reference}: no usable PEM private key found")]
+    NoKey { reference: String },
+    #[error("{reference}: private key does not match the certificate or is unsupported")]
+    KeyMismatch { reference: String },
+    #[error("{reference}: no usable CA certificate found")]
+    BadCa { reference: String },
+    #[error("TLS configuration rejected: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("client certificate verifier: {0}")]
+    Verifier(String),
+}
+
+/// The crypto provider every TLS config in outscope uses.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads a PEM certificate chain.
+pub fn load_chain(reference: &SecretRef) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = secrets::resolve(reference)?;
+    let chain: Vec<_> = CertificateDer::pem_slice_iter(pem.expose())
+        .filter_map(Result::ok)
+        .collect();
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate {
+            reference: secrets::describe(reference),
+        });
+    }
+    Ok(chain)
+}
+
+/// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1).
+pub fn load_key(reference: &SecretRef) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = secrets::resolve(reference)?;
+    PrivateKeyDer::from_pem_slice(pem.expose()).map_err(|_| TlsError::NoKey {
+        reference: secrets::describe(reference),
+    })
+}
+
+/// Loads a certificate and its key, checking that they belong together.
+pub fn load_certified_key(
+    cert: &SecretRef,
+    key: &SecretRef,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let chain = load_chain(cert)?;
+    let key_der = load_key(key)?;
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|_| TlsError::KeyMismatch {
+            reference: secrets::describe(key),
+        })?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    certified.keys_match().map_err(|_| TlsError::KeyMismatch {
+        reference: secrets::describe(key),
+    })?;
+    Ok(certified)
+}
+
+/// A root store from a PEM CA bundle.
+pub fn load_roots(reference: &SecretRef) -> Result<rustls::RootCertStore, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in load_chain(reference)? {
+        roots.add(cert).map_err(|_| TlsError::BadCa {
+            reference: secrets::describe(reference),
+        })?;
+    }
+    Ok(roots)
+}
