@@ -1,13 +1,34 @@
 //! outscope's configuration: TOML text in, a validated [`Config`] (or every problem) out.
 //!
-//! CONTRACT STUB: the config helper replaces the bodies; the signatures are what the proxy uses.
+//! ```text
+//! text ──toml──▶ spanned document ──sections/*──▶ Config
+//!                      │                  │
+//!                      └── syntax errors  └── every rule broken, with key path and line:column
+//! ```
+//!
+//! Problems name the dotted key path (`routes[2].upstream`) and the line and column, and
+//! never include a configured value: a secret pasted into the wrong key stays out of logs.
 
 pub mod model;
+
+mod duration;
+mod report;
+mod secret;
+mod sections;
+mod span;
+mod syntax;
+mod syntax_error;
+mod url;
+mod walk;
 
 pub use model::*;
 
 use std::fmt;
 use std::path::Path;
+
+use toml::de::DeTable;
+
+use crate::report::{KeyPath, Report};
 
 /// One thing wrong with a configuration, located by dotted key path and, where known,
 /// line and column. Never contains a secret value or any other configured value.
@@ -20,36 +41,71 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Every problem found, in file order.
+impl fmt::Display for Problem {
+    /// `line:col key.path: message`, leaving out the parts that are unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, "{line}:{column} ")?;
+        }
+        if !self.key_path.is_empty() {
+            write!(f, "{}: ", self.key_path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found, in file order (problems with no location first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Problems(pub Vec<Problem>);
 
 impl fmt::Display for Problems {
+    /// One line per problem: `line:col key.path: message`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for p in &self.0 {
-            writeln!(f, "{}: {}", p.key_path, p.message)?;
+            writeln!(f, "{p}")?;
         }
         Ok(())
     }
 }
 
 /// A complete, commented, valid configuration (`outscope config example`).
-pub const EXAMPLE: &str = "";
+pub const EXAMPLE: &str = include_str!("example.toml");
 
 /// Parses and validates `text`. `base_dir` resolves relative `file://` references.
-pub fn parse(_text: &str, _base_dir: &Path) -> Result<Config, Problems> {
-    Err(Problems(vec![]))
+pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if errors.is_empty() {
+        return sections::build(text, &doc, base_dir);
+    }
+    let mut report = Report::new(text);
+    for error in &errors {
+        let message = syntax_error::message(error.message());
+        match error.span() {
+            Some(span) => report.at(&KeyPath::root(), span, message),
+            None => report.nowhere(&KeyPath::root(), message),
+        }
+    }
+    Err(report.finish())
 }
 
-/// Reads, parses and validates the file at `path`.
+/// Reads, parses and validates the file at `path`. Relative `file://` references resolve
+/// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, Problems> {
-    let text = std::fs::read_to_string(path).map_err(|_| {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::NotFound => "not found",
+            std::io::ErrorKind::PermissionDenied => "permission denied",
+            std::io::ErrorKind::InvalidData => "not UTF-8 text",
+            _ => "cannot be read",
+        };
         Problems(vec![Problem {
             key_path: String::new(),
             line: None,
             column: None,
-            message: "cannot read file".into(),
+            message: format!("config file {}: {reason}", path.display()),
         }])
     })?;
-    parse(&text, path.parent().unwrap_or(Path::new(".")))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    parse(&text, &dir)
 }

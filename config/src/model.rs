@@ -84,9 +84,13 @@ pub struct Certificate {
 pub enum ClientAuth {
     None,
     /// Clients may present a certificate signed by `ca`; those that do are verified.
-    Optional { ca: SecretRef },
+    Optional {
+        ca: SecretRef,
+    },
     /// Clients must present a certificate signed by `ca`.
-    Required { ca: SecretRef },
+    Required {
+        ca: SecretRef,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

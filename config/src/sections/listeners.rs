@@ -1,0 +1,253 @@
+//! `[[listeners]]`: TLS listeners, their certificates and client authentication.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use crate::model::{Alpn, Certificate, ClientAuth, Listener, ListenerTls, SecretRef};
+use crate::report::KeyPath;
+use crate::sections::read::{check, one_of, or_default, required, secret_ref, socket_addr, tables};
+use crate::sections::settings::At;
+use crate::sections::{Cx, Named, index_names, read, require_entries};
+use crate::syntax;
+use crate::walk::{Node, Table};
+
+/// What the listener section produced: the listeners (if all are valid) and their
+/// addresses (for the admin collision check).
+pub(crate) struct Listeners {
+    pub(crate) built: Option<Vec<Listener>>,
+    addresses: Vec<(SocketAddr, KeyPath, Range<usize>)>,
+}
+
+pub(crate) fn listeners(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Listeners {
+    let entries = node.as_ref().map(|n| tables(cx, n)).unwrap_or_default();
+    if node
+        .as_ref()
+        .is_none_or(|n| n.value.get_ref().as_array().is_some())
+    {
+        require_entries(cx, "listeners", node.as_ref(), entries.len());
+    }
+    let mut names = Vec::new();
+    let mut addresses = Vec::new();
+    let mut built = Vec::new();
+    for (i, t) in entries.into_iter().enumerate() {
+        let (named, address, listener) = listener(cx, t);
+        names.push((i, named));
+        addresses.extend(address);
+        built.push(listener);
+    }
+    index_names(cx, names.iter().map(|(i, n)| (*i, n.as_ref())));
+    check_distinct_addresses(cx, &addresses);
+    let built = if names.is_empty() {
+        None
+    } else {
+        built.into_iter().collect()
+    };
+    Listeners { built, addresses }
+}
+
+type Parts = (
+    Option<Named>,
+    Option<(SocketAddr, KeyPath, Range<usize>)>,
+    Option<Listener>,
+);
+
+fn listener(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Parts {
+    let named = named(cx, &mut t);
+    let address = t
+        .required(cx, "address")
+        .and_then(|node| socket_addr(cx, &node).map(|addr| (addr, node.path.clone(), node.span())));
+    let tls = match t.required(cx, "tls") {
+        Some(node) => node.table(cx).and_then(|tls| listener_tls(cx, tls)),
+        None => None,
+    };
+    t.finish(cx);
+    let listener = (|| {
+        Some(Listener {
+            name: named.as_ref()?.name.clone(),
+            address: address.as_ref()?.0,
+            tls: tls?,
+        })
+    })();
+    (named, address, listener)
+}
+
+/// Reads an entry's required `name`.
+pub(crate) fn named(cx: &mut Cx<'_>, t: &mut Table<'_, '_>) -> Option<Named> {
+    let node = t.required(cx, "name")?;
+    let name = read::name(cx, &node)?;
+    Some(Named {
+        name,
+        path: node.path.clone(),
+        span: node.span(),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum AuthMode {
+    None,
+    Optional,
+    Required,
+}
+
+fn listener_tls(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<ListenerTls> {
+    let alpn = or_default(cx, &mut t, "alpn", vec![Alpn::H2, Alpn::Http11], alpn);
+    let mode = or_default(cx, &mut t, "client_auth", AuthMode::None, |cx, node| {
+        let choices = [
+            ("none", AuthMode::None),
+            ("optional", AuthMode::Optional),
+            ("required", AuthMode::Required),
+        ];
+        one_of(cx, node, &choices)
+    });
+    let ca_node = t.get("client_ca");
+    let ca = ca_node.as_ref().map(|node| (node, secret_ref(cx, node)));
+    let client_auth = client_auth(cx, &t, mode, ca);
+    let certificates = required(cx, &mut t, "certificates", certificates);
+    t.finish(cx);
+    Some(ListenerTls {
+        certificates: certificates?,
+        client_auth: client_auth?,
+        alpn: alpn?,
+    })
+}
+
+fn client_auth(
+    cx: &mut Cx<'_>,
+    t: &Table<'_, '_>,
+    mode: Option<AuthMode>,
+    ca: Option<(&Node<'_, '_>, Option<SecretRef>)>,
+) -> Option<ClientAuth> {
+    match (mode?, ca) {
+        (AuthMode::None, None) => Some(ClientAuth::None),
+        (AuthMode::None, Some((node, _))) => {
+            node.report(
+                cx,
+                "client_ca is only used when client_auth is \"optional\" or \"required\"",
+            );
+            None
+        }
+        (_, None) => {
+            let message = "missing required key (client_auth is \"optional\" or \"required\")";
+            cx.at(&t.path.key("client_ca"), t.span(), message);
+            None
+        }
+        (AuthMode::Optional, Some((_, ca))) => Some(ClientAuth::Optional { ca: ca? }),
+        (AuthMode::Required, Some((_, ca))) => Some(ClientAuth::Required { ca: ca? }),
+    }
+}
+
+fn alpn(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Vec<Alpn>> {
+    let items = node.strings(cx)?;
+    if items.is_empty() {
+        node.report(cx, "must list at least one protocol: \"h2\", \"http/1.1\"");
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (item, _) in &items {
+        match one_of(cx, item, &[("h2", Alpn::H2), ("http/1.1", Alpn::Http11)]) {
+            Some(p) if out.contains(&p) => {
+                item.report(cx, "listed twice");
+                ok = false;
+            }
+            Some(p) => out.push(p),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn certificates(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Vec<Certificate>> {
+    let entries = tables(cx, node);
+    if entries.is_empty() {
+        if node.value.get_ref().as_array().is_some() {
+            node.report(cx, "at least one certificate is required");
+        }
+        return None;
+    }
+    let mut seen: Vec<(String, KeyPath)> = Vec::new();
+    let mut out = Vec::new();
+    for (i, t) in entries.into_iter().enumerate() {
+        out.push(certificate(cx, t, i, &mut seen));
+    }
+    out.into_iter().collect()
+}
+
+fn certificate(
+    cx: &mut Cx<'_>,
+    mut t: Table<'_, '_>,
+    index: usize,
+    seen: &mut Vec<(String, KeyPath)>,
+) -> Option<Certificate> {
+    let cert = required(cx, &mut t, "cert", secret_ref);
+    let key = required(cx, &mut t, "key", secret_ref);
+    let server_names = or_default(cx, &mut t, "server_names", Vec::new(), |cx, node| {
+        let items = node.strings(cx)?;
+        let names: Vec<Option<String>> = items
+            .iter()
+            .map(|(item, text)| {
+                let name = check(cx, item, syntax::server_name(text))?;
+                if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+                    item.report(
+                        cx,
+                        format!("duplicate server name; already listed at {first}"),
+                    );
+                    return None;
+                }
+                seen.push((name.clone(), item.path.clone()));
+                Some(name)
+            })
+            .collect();
+        names.into_iter().collect()
+    });
+    if index > 0 && server_names.as_ref().is_some_and(Vec::is_empty) {
+        t.report(
+            cx,
+            "only the first certificate is the default; list the server_names this one serves",
+        );
+    }
+    t.finish(cx);
+    Some(Certificate {
+        cert: cert?,
+        key: key?,
+        server_names: server_names?,
+    })
+}
+
+/// Two listeners cannot bind the same port on overlapping addresses. Port 0 (pick a free
+/// port) never collides.
+fn collide(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+fn check_distinct_addresses(cx: &mut Cx<'_>, addresses: &[(SocketAddr, KeyPath, Range<usize>)]) {
+    for (i, (addr, path, span)) in addresses.iter().enumerate() {
+        if let Some((_, first, _)) = addresses[..i]
+            .iter()
+            .find(|(other, ..)| collide(*addr, *other))
+        {
+            cx.at(
+                path,
+                span.clone(),
+                format!("collides with {first} (same port on an overlapping address)"),
+            );
+        }
+    }
+}
+
+/// The admin listener must not share a port with a client-facing listener.
+pub(crate) fn check_admin_address(
+    cx: &mut Cx<'_>,
+    admin: SocketAddr,
+    at: &At,
+    listeners: &Listeners,
+) {
+    for (addr, path, _) in &listeners.addresses {
+        if collide(admin, *addr) {
+            let message = format!("collides with {path}; the admin listener needs its own address");
+            cx.at(&at.path, at.span.clone(), message);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! From toml's document tree to the runtime [`Config`], one section per module.
+//!
+//! Each section reads its keys, reports every problem it sees and returns what it could
+//! build; cross-section rules (names resolve, addresses do not collide) run on those parts.
+//! The config is assembled only when nothing was reported.
+
+mod listeners;
+mod rate_limits;
+mod read;
+mod redis;
+mod routes;
+mod settings;
+mod upstreams;
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut, Range};
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::DeTable;
+
+use crate::model::Config;
+use crate::report::{KeyPath, Report};
+use crate::walk::{Node, Table};
+use crate::{Problem, Problems};
+
+/// The walk's context: the problem report and the directory relative files resolve against.
+pub(crate) struct Cx<'t> {
+    pub(crate) report: Report<'t>,
+    pub(crate) base_dir: &'t Path,
+}
+
+impl<'t> Deref for Cx<'t> {
+    type Target = Report<'t>;
+    fn deref(&self) -> &Report<'t> {
+        &self.report
+    }
+}
+
+impl DerefMut for Cx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.report
+    }
+}
+
+/// A name as written in a section entry, with where it was written.
+pub(crate) struct Named {
+    pub(crate) name: String,
+    pub(crate) path: KeyPath,
+    pub(crate) span: Range<usize>,
+}
+
+/// Builds a name -> index map, reporting each name used twice (at its second use).
+pub(crate) fn index_names<'n>(
+    cx: &mut Cx<'_>,
+    names: impl IntoIterator<Item = (usize, Option<&'n Named>)>,
+) -> HashMap<String, usize> {
+    let mut seen: HashMap<String, (usize, KeyPath)> = HashMap::new();
+    for (index, named) in names {
+        let Some(named) = named else { continue };
+        if let Some((_, first)) = seen.get(&named.name) {
+            let message = format!("duplicate name; already used by {}", parent(first));
+            cx.at(&named.path, named.span.clone(), message);
+        } else {
+            seen.insert(named.name.clone(), (index, named.path.clone()));
+        }
+    }
+    seen.into_iter()
+        .map(|(name, (index, _))| (name, index))
+        .collect()
+}
+
+/// `routes[1]` for `routes[1].name`.
+fn parent(path: &KeyPath) -> String {
+    let text = path.to_string();
+    text.rsplit_once('.')
+        .map_or(text.clone(), |(head, _)| head.to_owned())
+}
+
+/// Validates the parsed document.
+pub(crate) fn build(
+    text: &str,
+    doc: &Spanned<DeTable<'_>>,
+    base_dir: &Path,
+) -> Result<Config, Problems> {
+    let mut cx = Cx {
+        report: Report::new(text),
+        base_dir,
+    };
+    let empty = DeTable::new();
+    let mut root = Table::new(KeyPath::root(), doc.span(), doc.get_ref());
+    let mut section = |cx: &mut Cx<'_>, key: &'static str| match root.get(key) {
+        Some(node) => node.table(cx),
+        None => Some(Table::new(KeyPath::root().key(key), 0..0, &empty)),
+    };
+    let admin = section(&mut cx, "admin").and_then(|t| settings::admin(&mut cx, t));
+    let limits = section(&mut cx, "limits").and_then(|t| settings::limits(&mut cx, t));
+    let shutdown = section(&mut cx, "shutdown").and_then(|t| settings::shutdown(&mut cx, t));
+    let log = section(&mut cx, "log").and_then(|t| settings::log(&mut cx, t));
+    let request_id = section(&mut cx, "request_id").and_then(|t| settings::request_id(&mut cx, t));
+    let forwarding = section(&mut cx, "forwarding").and_then(|t| settings::forwarding(&mut cx, t));
+    let redis_node = root.get("redis");
+    let redis = match &redis_node {
+        Some(node) => redis::redis(&mut cx, node).map(Some),
+        None => Some(None),
+    };
+    let listeners = listeners::listeners(&mut cx, root.get("listeners"));
+    let rate_limits = rate_limits::rate_limits(&mut cx, root.get("rate_limits"));
+    let upstreams = upstreams::upstreams(&mut cx, root.get("upstreams"));
+    let targets = routes::Targets {
+        upstreams: &upstreams.names,
+        rate_limits: &rate_limits.names,
+        max_body_bytes: limits.as_ref().map(|l| l.max_body_bytes),
+    };
+    let routes = routes::routes(&mut cx, root.get("routes"), &targets);
+    rate_limits::require_redis(&mut cx, &rate_limits, redis_node.is_some());
+    if let Some((admin, admin_at)) = &admin {
+        listeners::check_admin_address(&mut cx, admin.address, admin_at, &listeners);
+    }
+    root.finish(&mut cx);
+
+    let config = (|| {
+        Some(Config {
+            listeners: listeners.built?,
+            admin: admin?.0,
+            limits: limits?,
+            shutdown: shutdown?,
+            log: log?,
+            request_id: request_id?,
+            forwarding: forwarding?,
+            redis: redis?,
+            rate_limits: rate_limits.built?,
+            upstreams: upstreams.built?,
+            routes: routes?,
+        })
+    })();
+    match config {
+        Some(config) if cx.is_clean() => Ok(config),
+        _ if !cx.is_clean() => Err(cx.report.finish()),
+        _ => Err(Problems(vec![Problem {
+            key_path: String::new(),
+            line: None,
+            column: None,
+            message: "internal error: the configuration was rejected without a reason; \
+                      please report this"
+                .into(),
+        }])),
+    }
+}
+
+/// Reports an array-of-tables section that is absent or empty.
+pub(crate) fn require_entries(
+    cx: &mut Cx<'_>,
+    key: &'static str,
+    node: Option<&Node<'_, '_>>,
+    count: usize,
+) {
+    if count > 0 {
+        return;
+    }
+    let message = format!("at least one [[{key}]] entry is required");
+    match node {
+        Some(node) => node.report(cx, message),
+        None => cx.nowhere(&KeyPath::root().key(key), message),
+    }
+}
