@@ -32,8 +32,9 @@ pub enum LogFormat {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoggingError {
-    #[error("invalid log level directive: {0}")]
-    InvalidLevel(#[from] tracing_subscriber::filter::ParseError),
+    /// The directive (a log level, never a secret) and why it was refused.
+    #[error("invalid log level directive {directive:?}: {reason}")]
+    InvalidLevel { directive: String, reason: String },
     #[error("a global log subscriber is already installed")]
     AlreadyInitialised,
 }
@@ -59,7 +60,7 @@ pub fn build_dispatch<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::builder().parse(level)?;
+    let filter = parse_filter(level)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -74,6 +75,28 @@ where
         ),
         LogFormat::Text => Dispatch::new(builder.with_ansi(ansi).finish()),
     })
+}
+
+/// An `EnvFilter`, stricter than its own parser: a directive without `=` must be a level
+/// name (`EnvFilter` would read `inof` as "only the target `inof`", silencing every
+/// other log line).
+fn parse_filter(level: &str) -> Result<EnvFilter, LoggingError> {
+    let invalid = |reason: String| LoggingError::InvalidLevel {
+        directive: level.to_owned(),
+        reason,
+    };
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for d in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !d.contains('=') && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)) {
+            return Err(invalid(format!(
+                "{d:?} is not one of {}",
+                LEVELS.join(", ")
+            )));
+        }
+    }
+    EnvFilter::builder()
+        .parse(level)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 /// One finished request, as the proxy saw it. Emit with [`AccessLog::emit`].

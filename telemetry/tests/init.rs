@@ -1,0 +1,16 @@
+//! `init_logging` installs the global subscriber once (its own test binary: global state).
+
+use outscope_telemetry::{LogFormat, LoggingError, init_logging};
+
+#[test]
+fn init_logging_installs_once_then_reports_already_initialised() {
+    assert!(matches!(
+        init_logging("not a level!!", LogFormat::Json),
+        Err(LoggingError::InvalidLevel { .. })
+    ));
+    init_logging("info", LogFormat::Json).unwrap();
+    assert!(matches!(
+        init_logging("info", LogFormat::Text),
+        Err(LoggingError::AlreadyInitialised)
+    ));
+}
