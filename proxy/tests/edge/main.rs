@@ -1,0 +1,9 @@
+//! Integration tests of the edge: every test starts real servers on 127.0.0.1:0 in-process
+//! and talks to them over TLS.
+
+mod forwarding;
+mod framing;
+mod lifecycle;
+mod limits;
+mod support;
+mod tls;

@@ -1,0 +1,167 @@
+//! The in-process harness: a test PKI, a recording upstream, a proxy started from a config
+//! on port 0, and a TLS client. Tests read: build a stack, tweak its config, send, assert.
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod pki;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use outscope::lifecycle::{self, Running};
+use outscope_config::*;
+
+pub use client::{Client, request};
+pub use pki::Pki;
+pub use upstream::{Behaviour, Upstream};
+
+/// A configuration with one TLS listener on 127.0.0.1:0 (certificate for `localhost` and
+/// `api.test`), one upstream and one catch-all route.
+pub fn config(pki: &Pki, upstream: &Upstream) -> Config {
+    let server = pki.server("server", &["localhost", "api.test"]);
+    Config {
+        listeners: vec![Listener {
+            name: "public".into(),
+            address: "127.0.0.1:0".parse().unwrap(),
+            tls: ListenerTls {
+                certificates: vec![Certificate {
+                    cert: server.cert,
+                    key: server.key,
+                    server_names: vec!["localhost".into(), "api.test".into()],
+                }],
+                client_auth: ClientAuth::None,
+                alpn: vec![Alpn::H2, Alpn::Http11],
+            },
+        }],
+        admin: Admin {
+            address: "127.0.0.1:0".parse().unwrap(),
+        },
+        limits: Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_body_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(5),
+            body_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(5),
+            max_connections: 100,
+            h2_max_concurrent_streams: 32,
+        },
+        shutdown: Shutdown {
+            drain_delay: Duration::ZERO,
+            drain_timeout: Duration::from_secs(5),
+        },
+        log: Log {
+            level: "warn".into(),
+            format: LogFormat::Text,
+            access_log: false,
+        },
+        request_id: RequestId {
+            header: "x-request-id".into(),
+            trust_incoming: false,
+        },
+        forwarding: Forwarding {
+            trusted_proxies: vec![],
+        },
+        redis: None,
+        rate_limits: vec![],
+        upstreams: vec![upstream_config("backend", upstream.addr)],
+        routes: vec![route("all", PathMatch::Prefix("/".into()), 0)],
+    }
+}
+
+pub fn upstream_config(name: &str, addr: SocketAddr) -> outscope_config::Upstream {
+    outscope_config::Upstream {
+        name: name.into(),
+        url: UpstreamUrl {
+            https: false,
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            base_path: String::new(),
+        },
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        pool_idle_timeout: Duration::from_secs(30),
+        pool_max_idle_per_host: 8,
+        tls: None,
+    }
+}
+
+pub fn route(name: &str, path: PathMatch, upstream: usize) -> Route {
+    Route {
+        name: name.into(),
+        host: None,
+        methods: vec![],
+        path,
+        upstream,
+        rate_limits: vec![],
+        host_header: HostHeader::Preserve,
+        allow_upgrade: false,
+        max_body_bytes: 64 * 1024,
+    }
+}
+
+pub fn per_second(
+    name: &str,
+    key: RateLimitKey,
+    requests: u32,
+    burst: u32,
+    backend: RateLimitBackend,
+) -> RateLimit {
+    RateLimit {
+        name: name.into(),
+        key,
+        requests: NonZeroU32::new(requests).unwrap(),
+        per: Duration::from_secs(1),
+        burst: NonZeroU32::new(burst).unwrap(),
+        backend,
+    }
+}
+
+/// A running proxy and what a test needs to talk to it.
+pub struct Proxy {
+    pub running: Running,
+    pub addr: SocketAddr,
+}
+
+impl Proxy {
+    pub async fn start(config: Config) -> Self {
+        let running = lifecycle::start(config).await.expect("proxy starts");
+        let addr = running.listen_addrs[0];
+        Self { running, addr }
+    }
+
+    pub fn client(&self, pki: &Pki) -> Client {
+        Client::new(pki, self.addr)
+    }
+}
+
+/// The usual stack: PKI, recording upstream, proxy with `tweak` applied to the default
+/// config.
+pub struct Stack {
+    pub pki: Pki,
+    pub upstream: Upstream,
+    pub proxy: Proxy,
+}
+
+impl Stack {
+    pub async fn start(tweak: impl FnOnce(&mut Config, &Pki)) -> Self {
+        let pki = Pki::new("outscope test CA");
+        let upstream = Upstream::spawn().await;
+        let mut cfg = config(&pki, &upstream);
+        tweak(&mut cfg, &pki);
+        let proxy = Proxy::start(cfg).await;
+        Self {
+            pki,
+            upstream,
+            proxy,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        self.proxy.client(&self.pki)
+    }
+}
