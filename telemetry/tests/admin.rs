@@ -1,5 +1,7 @@
 //! The admin server over a real TCP socket on port 0, spoken to with raw HTTP/1.1.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::net::SocketAddr;

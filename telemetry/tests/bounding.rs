@@ -1,5 +1,7 @@
 //! Label values stay inside their bounded sets whatever the request data.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::collections::HashSet;

@@ -1,5 +1,7 @@
 //! The text exposition: golden output, escaping, histogram shape, parseability.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::time::{Duration, UNIX_EPOCH};

@@ -1,5 +1,7 @@
 //! `init_logging` installs the global subscriber once (its own test binary: global state).
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use outscope_telemetry::{LogFormat, LoggingError, init_logging};
 
 #[test]

@@ -1,5 +1,7 @@
 //! Log setup and the access log record, captured through `build_dispatch`.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};

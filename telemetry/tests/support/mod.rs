@@ -1,7 +1,7 @@
 //! A strict, independent parser for the Prometheus text format 0.0.4, used to check
 //! that every line outscope emits is well-formed and the families are coherent.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -124,10 +124,12 @@ fn check_family(f: &Family) {
     }
 }
 
+/// One histogram series: `(le, cumulative)` buckets, `_count`, whether `_sum` was seen.
+type HistogramSeries = (Vec<(f64, f64)>, Option<f64>, bool);
+
 fn check_histogram(f: &Family) {
     // Group by label set without `le`.
-    let mut groups: BTreeMap<Vec<(String, String)>, (Vec<(f64, f64)>, Option<f64>, bool)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<Vec<(String, String)>, HistogramSeries> = BTreeMap::new();
     for s in &f.samples {
         let base: Vec<_> = s
             .labels
@@ -208,7 +210,10 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     })
 }
 
-fn parse_labels(mut r: &str) -> Result<(Vec<(String, String)>, &str), String> {
+type Labels = Vec<(String, String)>;
+
+/// Parses labels after `{`; returns them and the text after `}`.
+fn parse_labels(mut r: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut names = HashSet::new();
     loop {
