@@ -120,6 +120,7 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shutdown {
     /// After SIGTERM, time spent reporting not-ready before the listeners close.
+    /// May be zero (the one duration that may).
     pub drain_delay: Duration,
     /// Then, the most time in-flight requests get before the process exits.
     pub drain_timeout: Duration,
@@ -217,6 +218,8 @@ pub struct Upstream {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
     pub https: bool,
+    /// Lower-case DNS name or IP address; IPv6 literals keep their brackets (`[::1]`), so
+    /// `format!("{host}:{port}")` is always a valid authority.
     pub host: String,
     pub port: u16,
     /// Prefix prepended to forwarded paths, without trailing slash ("" for none).
@@ -268,7 +271,8 @@ pub enum HostMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
     /// Matches the path itself and anything below it at a `/` boundary
-    /// (`/v1` matches `/v1`, `/v1/x`, not `/v10`). `/` matches everything.
+    /// (`/v1` matches `/v1`, `/v1/x`, not `/v10`). `/` matches everything. Kept as written:
+    /// a trailing slash (`/v1/`) matches `/v1/` and below, not `/v1` itself.
     Prefix(String),
     Exact(String),
 }
@@ -279,6 +283,6 @@ pub enum HostHeader {
     Preserve,
     /// Use the upstream URL's authority.
     Upstream,
-    /// Use this value.
+    /// Use this value (`host` or `host:port`, lower-case, validated).
     Set(String),
 }

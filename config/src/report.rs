@@ -90,6 +90,8 @@ impl<'t> Report<'t> {
     /// Every problem, in file order; those without a location come first.
     pub(crate) fn finish(mut self) -> Problems {
         self.found.sort_by_key(|(offset, _)| *offset);
+        // toml's error recovery can report the same thing twice at one place.
+        self.found.dedup();
         Problems(self.found.into_iter().map(|(_, p)| p).collect())
     }
 }

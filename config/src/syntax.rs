@@ -116,7 +116,10 @@ pub(crate) fn request_path(text: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A `tracing` filter: comma-separated `level`, `target` or `target=level` directives.
+/// A `tracing` filter: comma-separated `level` or `target=level` directives.
+///
+/// A bare target (`outscope`, meaning "everything from outscope") is valid for tracing but
+/// is refused here: `level = "verbose"` is far more often a typo than a target.
 pub(crate) fn log_filter(text: &str) -> Result<(), &'static str> {
     const RULE: &str = "must be a log filter such as \"info\" or \"outscope=debug,warn\" \
                         (levels: trace, debug, info, warn, error, off)";
@@ -124,7 +127,7 @@ pub(crate) fn log_filter(text: &str) -> Result<(), &'static str> {
         let (target, level) = match d.split_once('=') {
             Some((t, l)) => (t, Some(l)),
             None if is_level(d) => ("", None),
-            None => (d, None),
+            None => return false,
         };
         let target_ok = target
             .bytes()
@@ -209,8 +212,7 @@ mod tests {
             "info",
             "WARN",
             "outscope=debug",
-            "outscope=debug,hyper=warn,info",
-            "outscope",
+            "outscope::tls=trace,hyper=warn,info",
         ] {
             assert!(log_filter(good).is_ok(), "{good}");
         }
@@ -220,6 +222,7 @@ mod tests {
             "=info",
             "outscope=loud",
             "a b",
+            "verbose",
             "outscope[span]=info",
         ] {
             assert!(log_filter(bad).is_err(), "{bad}");

@@ -134,6 +134,20 @@ pub(crate) fn one_of<T: Copy>(
 
 /// Entries of an array of tables, each with its `path[i]`; wrong-typed entries reported.
 pub(crate) fn tables<'a, 'i>(cx: &mut Cx<'_>, node: &Node<'a, 'i>) -> Vec<Table<'a, 'i>> {
+    if node.value.get_ref().as_table().is_some() {
+        let header: String = node
+            .path
+            .to_string()
+            .split('.')
+            .map(|k| k.split('[').next().unwrap_or(k))
+            .collect::<Vec<_>>()
+            .join(".");
+        node.report(
+            cx,
+            format!("expected an array of tables; write each entry as [[{header}]]"),
+        );
+        return Vec::new();
+    }
     let Some(items) = node.array(cx) else {
         return Vec::new();
     };
