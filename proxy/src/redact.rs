@@ -1,7 +1,7 @@
 //! Scrubbing for what we log: a request path may carry a card number in a segment, so runs
 //! of digits long enough to matter are masked before a path reaches a log line.
 
-/// Masks every run of 6 or more digits (separators `-`, `.`, ` `, `%20` inside the run are
+/// Masks every run of 12 or more digits (the shortest PAN) (separators `-`, `.`, ` `, `%20` inside the run are
 /// part of it) with `*`s of the same length. Short numbers (ids, versions) stay readable.
 pub fn path_for_log(path: &str) -> String {
     let bytes = path.as_bytes();
@@ -9,7 +9,7 @@ pub fn path_for_log(path: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let (end, digits) = digit_run(bytes, i);
-        if digits >= 6 {
+        if digits >= 12 {
             out.extend(std::iter::repeat_n('*', end - i));
             i = end;
         } else if end > i {
@@ -68,6 +68,7 @@ mod tests {
     #[test]
     fn short_numbers_and_text_stay() {
         assert_eq!(path_for_log("/v1/orders/12345"), "/v1/orders/12345");
-        assert_eq!(path_for_log("/ünï/2024-01"), "/ünï/2024-01");
+        assert_eq!(path_for_log("/ünï/2024-01-15"), "/ünï/2024-01-15");
+        assert_eq!(path_for_log("/o/12345678901"), "/o/12345678901");
     }
 }

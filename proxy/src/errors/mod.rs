@@ -77,7 +77,11 @@ impl ProxyError {
     pub fn closes_connection(&self) -> bool {
         matches!(
             self,
-            Self::BadFraming(_) | Self::BodyTimeout | Self::BodyRead | Self::BodyTooLarge { .. }
+            Self::BadFraming(_)
+                | Self::BodyTimeout
+                | Self::BodyRead
+                | Self::BodyTooLarge { .. }
+                | Self::UpgradeRefused
         )
     }
 }

@@ -2,6 +2,8 @@
 //! form, method, framing and header limits. Everything here is cheap and reads only the head.
 
 use http::{HeaderMap, Method, Request, Version, header};
+
+use crate::server::framing::Verdict;
 use outscope_config::Limits;
 
 use crate::errors::ProxyError;
@@ -20,7 +22,7 @@ pub fn check<B>(req: &Request<B>, limits: &Limits) -> Result<Head, ProxyError> {
     check_target(req)?;
     let headers = req.headers();
     if req.version() < Version::HTTP_2 {
-        check_framing(headers, req.version())?;
+        check_framing(req)?;
     }
     check_header_size(headers, limits)?;
     let host = host(req)?;
@@ -54,35 +56,16 @@ fn check_target<B>(req: &Request<B>) -> Result<(), ProxyError> {
     Ok(())
 }
 
-/// HTTP/1 framing: exactly one way to find the end of the body.
-fn check_framing(headers: &HeaderMap, version: Version) -> Result<(), ProxyError> {
-    let cls: Vec<_> = headers.get_all(header::CONTENT_LENGTH).iter().collect();
-    let tes: Vec<_> = headers.get_all(header::TRANSFER_ENCODING).iter().collect();
-    if !cls.is_empty() && !tes.is_empty() {
-        return Err(ProxyError::BadFraming(
-            "both Content-Length and Transfer-Encoding",
-        ));
+/// HTTP/1 framing, as judged on the raw bytes by `server::framing`. A request without a
+/// verdict is refused: it means the framing could not be followed.
+fn check_framing<B>(req: &Request<B>) -> Result<(), ProxyError> {
+    match req.extensions().get::<Verdict>() {
+        Some(Verdict::Clean) => Ok(()),
+        Some(Verdict::Refused(why)) => Err(ProxyError::BadFraming(why)),
+        None => Err(ProxyError::BadFraming(
+            "request framing could not be followed",
+        )),
     }
-    if cls.len() > 1 {
-        return Err(ProxyError::BadFraming("more than one Content-Length"));
-    }
-    if let Some(cl) = cls.first() {
-        let b = cl.as_bytes();
-        if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
-            return Err(ProxyError::BadFraming("invalid Content-Length"));
-        }
-    }
-    if !tes.is_empty() {
-        if version == Version::HTTP_10 {
-            return Err(ProxyError::BadFraming("Transfer-Encoding in HTTP/1.0"));
-        }
-        if tes.len() != 1 || !tes[0].as_bytes().eq_ignore_ascii_case(b"chunked") {
-            return Err(ProxyError::BadFraming(
-                "Transfer-Encoding other than a single chunked",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Header count and total size, against the configured limits.
@@ -144,7 +127,9 @@ mod tests {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        b.body(()).unwrap()
+        let mut r = b.body(()).unwrap();
+        r.extensions_mut().insert(Verdict::Clean);
+        r
     }
 
     fn code(r: Result<Head, ProxyError>) -> &'static str {
@@ -152,52 +137,16 @@ mod tests {
     }
 
     #[test]
-    fn framing_shapes_that_smuggle_are_refused() {
+    fn http1_requests_need_a_clean_framing_verdict() {
         let l = limits();
-        assert_eq!(
-            code(check(
-                &req(&[
-                    ("host", "a"),
-                    ("content-length", "3"),
-                    ("transfer-encoding", "chunked")
-                ]),
-                &l
-            )),
-            "bad_framing"
-        );
-        assert_eq!(
-            code(check(
-                &req(&[
-                    ("host", "a"),
-                    ("content-length", "3"),
-                    ("content-length", "3")
-                ]),
-                &l
-            )),
-            "bad_framing"
-        );
-        assert_eq!(
-            code(check(&req(&[("host", "a"), ("content-length", "+3")]), &l)),
-            "bad_framing"
-        );
-        assert_eq!(
-            code(check(
-                &req(&[("host", "a"), ("transfer-encoding", "gzip, chunked")]),
-                &l
-            )),
-            "bad_framing"
-        );
-        assert_eq!(
-            code(check(
-                &req(&[("host", "a"), ("transfer-encoding", "chunked")]),
-                &l
-            )),
-            "ok"
-        );
-        assert_eq!(
-            code(check(&req(&[("host", "a"), ("content-length", "3")]), &l)),
-            "ok"
-        );
+        let mut r = req(&[("host", "a")]);
+        assert_eq!(code(check(&r, &l)), "ok");
+        r.extensions_mut().insert(Verdict::Refused(
+            "both Content-Length and Transfer-Encoding",
+        ));
+        assert_eq!(code(check(&r, &l)), "bad_framing");
+        r.extensions_mut().clear();
+        assert_eq!(code(check(&r, &l)), "bad_framing");
     }
 
     #[test]

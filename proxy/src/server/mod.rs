@@ -2,6 +2,7 @@
 //! on each connection with the configured limits and timeouts.
 
 mod activity;
+pub mod framing;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::App;
 use crate::pipeline;
 use activity::{Activity, Tracked};
+use framing::{Framed, Tracker, Verdicts};
 
 /// What the pipeline knows about the connection a request came on.
 pub struct ConnInfo {
@@ -101,11 +103,22 @@ async fn serve(
         client_cert_subject,
     });
     let activity = Activity::new();
-    let io = TokioIo::new(Tracked::new(tls, activity.clone()));
+    let verdicts = Arc::new(Verdicts::default());
+    let tracker = (!h2).then(|| {
+        Tracker::new(
+            limits.max_header_bytes,
+            limits.max_headers,
+            verdicts.clone(),
+        )
+    });
+    let io = TokioIo::new(Tracked::new(Framed::new(tls, tracker), activity.clone()));
 
     let service = {
         let (app, activity) = (app.clone(), activity.clone());
-        service_fn(move |req| {
+        service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            if req.version() < hyper::Version::HTTP_2 {
+                req.extensions_mut().insert(verdicts.next());
+            }
             let (app, conn, guard) = (app.clone(), conn_info.clone(), activity.begin());
             async move {
                 let resp = pipeline::handle(app, conn, req).await;
