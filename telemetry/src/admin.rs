@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::encode::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Encoder};
+use crate::encode::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Collect, Encoder};
 use crate::health::Health;
 use crate::metrics::Metrics;
 
@@ -29,27 +29,53 @@ use crate::metrics::Metrics;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Admin requests are one short line plus a few headers.
 const MAX_BUF_SIZE: usize = 16 * 1024;
+/// Admin connections served at once; further ones are closed on accept.
+pub const MAX_ADMIN_CONNECTIONS: usize = 64;
 /// Pause after an accept error such as EMFILE before trying again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What the admin server reads from. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminState {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    extra: Vec<Arc<dyn Collect>>,
+}
+
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState")
+            .field("metrics", &self.metrics)
+            .field("health", &self.health)
+            .field("extra_collectors", &self.extra.len())
+            .finish()
+    }
 }
 
 impl AdminState {
     pub fn new(metrics: Arc<Metrics>, health: Arc<Health>) -> Self {
-        Self { metrics, health }
+        Self {
+            metrics,
+            health,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds families rendered after the built-in ones (see [`Collect`]).
+    pub fn with_collector(mut self, c: Arc<dyn Collect>) -> Self {
+        self.extra.push(c);
+        self
     }
 
     /// The full `/metrics` body.
     pub fn render_metrics(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
         let mut enc = Encoder::new(&mut out);
-        self.metrics.encode(&mut enc);
-        self.health.encode(&mut enc);
+        self.metrics.collect(&mut enc);
+        self.health.collect(&mut enc);
+        for c in &self.extra {
+            c.collect(&mut enc);
+        }
         out
     }
 }
@@ -57,6 +83,8 @@ impl AdminState {
 /// Serves the admin endpoints on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish (idle keep-alive connections close at
 /// once) and returns. Accept errors are logged and retried; nothing here is fatal.
+/// At most [`MAX_ADMIN_CONNECTIONS`] connections are served at once, and a client gets
+/// 10 s to send each request head (idle keep-alive connections close after that too).
 pub async fn serve_admin<F>(listener: TcpListener, state: AdminState, shutdown: F)
 where
     F: Future<Output = ()>,
@@ -68,6 +96,10 @@ where
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) if conns.len() >= MAX_ADMIN_CONNECTIONS => {
+                    tracing::debug!("admin connection limit reached; closing a new connection");
+                    drop(stream);
+                }
                 Ok((stream, _peer)) => {
                     conns.spawn(serve_connection(stream, state.clone(), stop_rx.clone()));
                 }

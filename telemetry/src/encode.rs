@@ -30,6 +30,17 @@ impl Kind {
     }
 }
 
+/// Anything that writes families at scrape time: [`Metrics`](crate::Metrics),
+/// [`Health`](crate::Health), and later crates' own metrics (tokenizer, egress check)
+/// added with [`AdminState::with_collector`](crate::AdminState::with_collector).
+///
+/// An implementation writes complete families (HELP, TYPE, samples) whose names start
+/// with `outscope_`, are not written by any other collector, and whose label values
+/// come from bounded sets.
+pub trait Collect: Send + Sync {
+    fn collect(&self, enc: &mut Encoder<'_>);
+}
+
 /// A label name and value. Names are compile-time constants; values are bounded.
 pub type Label<'a> = (&'static str, &'a str);
 

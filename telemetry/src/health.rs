@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::encode::{Encoder, Kind};
+use crate::encode::{Collect, Encoder, Kind};
 
 /// Whether a down check makes the instance not ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +126,12 @@ impl Health {
 
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<CheckState>>> {
         self.checks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Collect for Health {
+    fn collect(&self, enc: &mut Encoder<'_>) {
+        self.encode(enc);
     }
 }
 

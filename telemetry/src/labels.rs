@@ -59,7 +59,22 @@ label_enum! {
 
 impl Method {
     pub fn from_http(m: &http::Method) -> Self {
-        Self::from_bytes(m.as_str().as_bytes())
+        use http::Method as M;
+        let known = [
+            (M::GET, Self::Get),
+            (M::HEAD, Self::Head),
+            (M::POST, Self::Post),
+            (M::PUT, Self::Put),
+            (M::DELETE, Self::Delete),
+            (M::CONNECT, Self::Connect),
+            (M::OPTIONS, Self::Options),
+            (M::TRACE, Self::Trace),
+            (M::PATCH, Self::Patch),
+        ];
+        known
+            .into_iter()
+            .find(|(k, _)| k == m)
+            .map_or(Self::Other, |(_, v)| v)
     }
 
     /// Case-sensitive, as methods are (RFC 9110 §9.1): `get` is `OTHER`.

@@ -67,9 +67,10 @@ pub mod metrics;
 pub mod primitives;
 
 pub use admin::{AdminState, serve_admin};
+pub use encode::Collect;
 pub use health::{Check, Health, Readiness, Requirement};
 pub use labels::{FallbackMode, Method, ReloadResult, TlsErrorReason, UpstreamErrorKind};
-pub use logging::{AccessLog, LogFormat, LoggingError, init_logging};
+pub use logging::{AccessLog, LogFormat, LogHandle, LoggingError, init_logging};
 pub use metrics::{
     BuildInfo, CertificateExpiry, ConnectionGuard, LimitMetrics, ListenerMetrics, Metrics,
     RouteMetrics, UNMATCHED_ROUTE, UpstreamMetrics,

@@ -37,16 +37,39 @@ pub enum LoggingError {
     InvalidLevel { directive: String, reason: String },
     #[error("a global log subscriber is already installed")]
     AlreadyInitialised,
+    #[error("the log subscriber is gone; the level cannot change")]
+    SubscriberGone,
+}
+
+/// Changes the level of the installed subscriber (on config reload).
+pub struct LogHandle {
+    reload: Box<dyn Fn(EnvFilter) -> Result<(), LoggingError> + Send + Sync>,
+}
+
+impl std::fmt::Debug for LogHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogHandle").finish_non_exhaustive()
+    }
+}
+
+impl LogHandle {
+    /// Validates `level` like [`init_logging`] and swaps the filter; on error the old
+    /// filter stays.
+    pub fn set_level(&self, level: &str) -> Result<(), LoggingError> {
+        (self.reload)(parse_filter(level)?)
+    }
 }
 
 /// Installs the global subscriber writing to stdout. `level` is an `EnvFilter`
 /// directive such as `info` or `outscope=debug,info`. Also routes `log` records
-/// (rustls uses `log`) into tracing.
-pub fn init_logging(level: &str, format: LogFormat) -> Result<(), LoggingError> {
+/// (rustls uses `log`) into tracing. The handle changes the level later.
+pub fn init_logging(level: &str, format: LogFormat) -> Result<LogHandle, LoggingError> {
     let ansi = io::stdout().is_terminal();
-    build_dispatch(level, format, io::stdout, ansi)?
+    let (dispatch, handle) = build_dispatch(level, format, io::stdout, ansi)?;
+    dispatch
         .try_init()
-        .map_err(|_| LoggingError::AlreadyInitialised)
+        .map_err(|_| LoggingError::AlreadyInitialised)?;
+    Ok(handle)
 }
 
 /// The subscriber [`init_logging`] installs, writing to `writer` instead; for tests
@@ -56,7 +79,7 @@ pub fn build_dispatch<W>(
     format: LogFormat,
     writer: W,
     ansi: bool,
-) -> Result<Dispatch, LoggingError>
+) -> Result<(Dispatch, LogHandle), LoggingError>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -65,16 +88,37 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     Ok(match format {
-        LogFormat::Json => Dispatch::new(
-            builder
+        LogFormat::Json => {
+            let builder = builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
-                .finish(),
-        ),
-        LogFormat::Text => Dispatch::new(builder.with_ansi(ansi).finish()),
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                Dispatch::new(builder.finish()),
+                log_handle(move |f| handle.reload(f)),
+            )
+        }
+        LogFormat::Text => {
+            let builder = builder.with_ansi(ansi).with_filter_reloading();
+            let handle = builder.reload_handle();
+            (
+                Dispatch::new(builder.finish()),
+                log_handle(move |f| handle.reload(f)),
+            )
+        }
     })
+}
+
+fn log_handle<F>(reload: F) -> LogHandle
+where
+    F: Fn(EnvFilter) -> Result<(), tracing_subscriber::reload::Error> + Send + Sync + 'static,
+{
+    LogHandle {
+        reload: Box::new(move |f| reload(f).map_err(|_| LoggingError::SubscriberGone)),
+    }
 }
 
 /// An `EnvFilter`, stricter than its own parser: a directive without `=` must be a level

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::encode::{Encoder, Kind};
+use crate::encode::{Collect, Encoder, Kind};
 use crate::family::{CodeCounters, EnumCounters, Keyed};
 use crate::labels::{
     self, FallbackMode, LabelEnum, Method, ReloadResult, STATUS_LABEL_COUNT, TlsErrorReason,
@@ -144,7 +144,7 @@ impl Metrics {
         self.config_reloads.inc(ReloadResult::Failure);
     }
 
-    /// Appends every family to `enc`, in a fixed order.
+    /// Appends every family to `enc`, in a fixed order (same as [`Collect::collect`]).
     pub fn encode(&self, enc: &mut Encoder<'_>) {
         self.encode_build_info(enc);
         self.encode_routes(enc);
@@ -311,6 +311,12 @@ impl Metrics {
 
 /// Selects one of a route's histograms.
 type PickHistogram = fn(&RouteSeries) -> &Histogram;
+
+impl Collect for Metrics {
+    fn collect(&self, enc: &mut Encoder<'_>) {
+        self.encode(enc);
+    }
+}
 
 fn cell(m: Method, status_index: usize) -> usize {
     m.index() * STATUS_LABEL_COUNT + status_index

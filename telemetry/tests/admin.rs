@@ -8,7 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use outscope_telemetry::{AdminState, BuildInfo, Health, Metrics, Requirement, serve_admin};
+use outscope_telemetry::admin::MAX_ADMIN_CONNECTIONS;
+use outscope_telemetry::encode::{Encoder, Kind};
+use outscope_telemetry::{
+    AdminState, BuildInfo, Collect, Health, Metrics, Requirement, serve_admin,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -38,7 +42,7 @@ impl Admin {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let state = AdminState::new(metrics, Arc::clone(&health));
+        let state = AdminState::new(metrics, Arc::clone(&health)).with_collector(Arc::new(Later));
         let task = tokio::spawn(serve_admin(listener, state, async move {
             let _ = rx.await;
         }));
@@ -76,6 +80,20 @@ impl Admin {
             "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
         ))
         .await
+    }
+}
+
+/// Stands in for a later crate's metrics (tokenizer, egress check).
+struct Later;
+
+impl Collect for Later {
+    fn collect(&self, enc: &mut Encoder<'_>) {
+        enc.family(
+            "outscope_later_total",
+            "A later crate's counter.",
+            Kind::Counter,
+        );
+        enc.sample_u64("outscope_later_total", &[("result", "ok")], 3);
     }
 }
 
@@ -185,6 +203,11 @@ async fn metrics_has_the_exposition_content_type_and_parses() {
     assert_eq!(s.get(r#"outscope_build_info{version="9.9.9"}"#), Some(&1.0));
     assert_eq!(s.get("outscope_draining{}"), Some(&1.0));
     assert!(s.contains_key(r#"outscope_request_duration_seconds_count{route="payments"}"#));
+    assert_eq!(
+        s.get(r#"outscope_later_total{result="ok"}"#),
+        Some(&3.0),
+        "extra collector"
+    );
     admin.stop().await;
 }
 
@@ -266,6 +289,42 @@ async fn shutdown_closes_idle_keep_alive_connections_and_stops_listening() {
         TcpStream::connect(addr).await.is_err(),
         "listener is closed"
     );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_and_the_others_still_served() {
+    let admin = Admin::start().await;
+    let mut held = Vec::new();
+    for _ in 0..MAX_ADMIN_CONNECTIONS {
+        held.push(TcpStream::connect(admin.addr).await.unwrap());
+    }
+    // Connections are accepted in order, so this one finds the cap reached.
+    let mut extra = TcpStream::connect(admin.addr).await.unwrap();
+    // The write may already fail (reset); either way no response may come back.
+    let _ = extra
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await;
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(HANG_GUARD, extra.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    assert!(
+        buf.is_empty(),
+        "served over the cap: {}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "the connection over the cap is closed"
+    );
+    let first = &mut held[0];
+    first
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_one_response(first).await.starts_with(b"HTTP/1.1 200 "));
+    drop(held);
+    admin.stop().await;
 }
 
 /// Reads exactly one response (head plus Content-Length body) from a kept-alive stream.

@@ -10,7 +10,8 @@ fn init_logging_installs_once_then_reports_already_initialised() {
         init_logging("not a level!!", LogFormat::Json),
         Err(LoggingError::InvalidLevel { .. })
     ));
-    init_logging("info", LogFormat::Json).unwrap();
+    let handle = init_logging("info", LogFormat::Json).unwrap();
+    handle.set_level("warn").unwrap();
     assert!(matches!(
         init_logging("info", LogFormat::Text),
         Err(LoggingError::AlreadyInitialised)

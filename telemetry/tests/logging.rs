@@ -32,7 +32,7 @@ impl Captured {
 fn capture(level: &str, format: LogFormat, f: impl FnOnce()) -> String {
     let out = Captured::default();
     let writer = out.clone();
-    let dispatch = build_dispatch(level, format, move || writer.clone(), false).unwrap();
+    let (dispatch, _handle) = build_dispatch(level, format, move || writer.clone(), false).unwrap();
     tracing::dispatcher::with_default(&dispatch, f);
     out.text()
 }
@@ -171,4 +171,30 @@ fn an_invalid_level_is_a_typed_error() {
             "{ok}"
         );
     }
+}
+
+#[test]
+fn the_level_changes_through_the_handle_and_a_bad_level_keeps_the_old_one() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let (dispatch, handle) =
+        build_dispatch("warn", LogFormat::Json, move || writer.clone(), false).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        record("/1", "id").emit();
+        handle.set_level("info").unwrap();
+        record("/2", "id").emit();
+        assert!(matches!(
+            handle.set_level("inof"),
+            Err(LoggingError::InvalidLevel { .. })
+        ));
+        record("/3", "id").emit();
+        handle.set_level("error").unwrap();
+        record("/4", "id").emit();
+    });
+    let paths: Vec<String> = out
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["path"].to_string())
+        .collect();
+    assert_eq!(paths, ["\"/2\"", "\"/3\""]);
 }
