@@ -45,6 +45,8 @@ enum Command {
     },
     /// Print version and build information.
     Version,
+    /// Run the proxy on 127.0.0.1 with a throw-away certificate and an echo backend.
+    Demo(crate::demo::DemoArgs),
     /// Find card numbers in files (PCI DSS 12.5.2 data discovery).
     Scan(crate::scan::ScanArgs),
 }
@@ -72,6 +74,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Scan(args) => crate::scan::run(&args),
+        Command::Demo(args) => demo(args),
     }
 }
 
@@ -139,6 +142,30 @@ fn run(path: &Path) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "outscope stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo(args: crate::demo::DemoArgs) -> ExitCode {
+    let log = outscope_config::Log {
+        level: "info".into(),
+        format: outscope_config::LogFormat::Text,
+        access_log: true,
+    };
+    if let Err(e) = init_logging(&log) {
+        eprintln!("cannot set up logging: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(crate::demo::run(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("outscope demo: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod body;
 pub mod cli;
+pub mod demo;
 pub mod errors;
 pub mod forward;
 pub mod lifecycle;
