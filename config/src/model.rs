@@ -218,8 +218,7 @@ pub struct Upstream {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
     pub https: bool,
-    /// Lower-case DNS name or IP address; IPv6 literals keep their brackets (`[::1]`), so
-    /// `format!("{host}:{port}")` is always a valid authority.
+    /// Lower-case DNS name or IP address; IPv6 literals without brackets (`::1`).
     pub host: String,
     pub port: u16,
     /// Prefix prepended to forwarded paths, without trailing slash ("" for none).
@@ -271,8 +270,8 @@ pub enum HostMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
     /// Matches the path itself and anything below it at a `/` boundary
-    /// (`/v1` matches `/v1`, `/v1/x`, not `/v10`). `/` matches everything. Kept as written:
-    /// a trailing slash (`/v1/`) matches `/v1/` and below, not `/v1` itself.
+    /// (`/v1` matches `/v1`, `/v1/x`, not `/v10`). `/` matches everything. Stored without
+    /// a trailing slash (`/v1/` in the file becomes `/v1`), except `/` itself.
     Prefix(String),
     Exact(String),
 }

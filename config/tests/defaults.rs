@@ -141,7 +141,7 @@ fn https_upstreams_get_default_ports_tls_and_a_trimmed_base_path() {
         "url = \"http://127.0.0.1:8080\"",
         "url = \"http://[::1]/\"",
     ));
-    assert_eq!(config.upstreams[0].url.host, "[::1]");
+    assert_eq!(config.upstreams[0].url.host, "::1");
     assert_eq!(config.upstreams[0].url.port, 80);
     assert_eq!(config.upstreams[0].url.base_path, "");
 }
@@ -192,7 +192,10 @@ fn relative_file_references_resolve_against_the_config_directory() {
 
 #[test]
 fn names_methods_headers_and_hosts_are_normalised() {
-    let config = ok(&plus(
+    // The fixture's catch-all route is narrowed so the new route is reachable.
+    let narrowed = edit("path_prefix = \"/\"", "path_prefix = \"/health\"");
+    let config = ok(&format!(
+        "{narrowed}\n{}",
         "[[rate_limits]]\nname = \"by-key\"\nkey = \"header:X-Api-Key\"\nrequests = 5\nper = \"1m\"\n\
          [[routes]]\nname = \"wild\"\nhost = \"*.Example.COM\"\nmethods = [\"post\", \"Get\"]\n\
          path = \"/v1/pay\"\nupstream = \"api\"\nrate_limits = [\"by-key\"]\nhost_header = \"set:Backend.Internal:8443\"\n\
@@ -328,4 +331,17 @@ fn zero_drain_delay_port_zero_and_bare_proxy_addresses_are_allowed() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(nets, ["192.0.2.7/32", "10.0.0.0/8", "::1/128"]);
+}
+
+#[test]
+fn more_specific_routes_before_a_catch_all_are_fine_and_prefixes_lose_trailing_slashes() {
+    let text = MINIMAL.replace(
+        "[[routes]]",
+        "[[routes]]\nname = \"v1\"\npath_prefix = \"/v1/\"\nupstream = \"api\"\n\n[[routes]]",
+    );
+    let config = ok(&text);
+    assert_eq!(config.routes[0].path, PathMatch::Prefix("/v1".into()));
+    assert_eq!(config.routes[1].path, PathMatch::Prefix("/".into()));
+    let config = ok(&edit("path_prefix = \"/\"", "path_prefix = \"//\""));
+    assert_eq!(config.routes[0].path, PathMatch::Prefix("/".into()));
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{MINIMAL, before, edit, found, plus};
+use common::{MINIMAL, before, edit, found, plus, route_first};
 
 struct Case {
     story: &'static str,
@@ -96,8 +96,8 @@ fn structure() {
         ),
         case(
             "an unknown key in a route is refused",
-            plus("[[routes]]\nname = \"b\"\npath = \"/b\"\nupstream = \"api\"\ntimeout = \"1s\""),
-            "routes[1].timeout",
+            route_first("name = \"b\"\npath = \"/b\"\nupstream = \"api\"\ntimeout = \"1s\""),
+            "routes[0].timeout",
             "unknown key",
         ),
         case(
@@ -766,7 +766,7 @@ fn routes() {
         ),
         case(
             "route names are unique",
-            plus("[[routes]]\nname = \"all\"\npath = \"/x\"\nupstream = \"api\""),
+            route_first("name = \"all\"\npath = \"/x\"\nupstream = \"api\""),
             "routes[1].name",
             "duplicate name; already used by routes[0]",
         ),
@@ -781,6 +781,30 @@ fn routes() {
             edit("name = \"all\"\n", ""),
             "routes[0].name",
             "missing required key",
+        ),
+    ]);
+}
+
+#[test]
+fn unreachable_routes() {
+    let second = |extra: &str| {
+        plus(&format!(
+            "[[routes]]\nname = \"second\"\nupstream = \"api\"\n{extra}"
+        ))
+    };
+    check(vec![
+        case(
+            "a route after the catch-all can never match",
+            second("path_prefix = \"/v1\""),
+            "routes[1]",
+            "unreachable: routes[0] matches every request this route matches",
+        ),
+        case(
+            "an exact path below an earlier prefix can never match",
+            MINIMAL.replace("path_prefix = \"/\"", "path_prefix = \"/v1/\"")
+                + "[[routes]]\nname = \"pay\"\nupstream = \"api\"\nmethods = [\"POST\"]\nhost = \"api.example.com\"\npath = \"/v1/pay\"\n",
+            "routes[1]",
+            "unreachable: routes[0]",
         ),
     ]);
 }

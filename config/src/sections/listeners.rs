@@ -1,13 +1,11 @@
 //! `[[listeners]]`: TLS listeners, their certificates and client authentication.
 
 use std::net::SocketAddr;
-use std::ops::Range;
 
 use crate::model::{Alpn, Certificate, ClientAuth, Listener, ListenerTls, SecretRef};
 use crate::report::KeyPath;
 use crate::sections::read::{check, one_of, or_default, required, secret_ref, socket_addr, tables};
-use crate::sections::settings::At;
-use crate::sections::{Cx, Named, index_names, read, require_entries};
+use crate::sections::{At, Cx, Named, index_names, read, require_entries};
 use crate::syntax;
 use crate::walk::{Node, Table};
 
@@ -15,7 +13,7 @@ use crate::walk::{Node, Table};
 /// addresses (for the admin collision check).
 pub(crate) struct Listeners {
     pub(crate) built: Option<Vec<Listener>>,
-    addresses: Vec<(SocketAddr, KeyPath, Range<usize>)>,
+    addresses: Vec<(SocketAddr, At)>,
 }
 
 pub(crate) fn listeners(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Listeners {
@@ -45,17 +43,21 @@ pub(crate) fn listeners(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Listener
     Listeners { built, addresses }
 }
 
-type Parts = (
-    Option<Named>,
-    Option<(SocketAddr, KeyPath, Range<usize>)>,
-    Option<Listener>,
-);
+type Parts = (Option<Named>, Option<(SocketAddr, At)>, Option<Listener>);
 
 fn listener(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Parts {
     let named = named(cx, &mut t);
-    let address = t
-        .required(cx, "address")
-        .and_then(|node| socket_addr(cx, &node).map(|addr| (addr, node.path.clone(), node.span())));
+    let address = t.required(cx, "address").and_then(|node| {
+        socket_addr(cx, &node).map(|addr| {
+            (
+                addr,
+                At {
+                    path: node.path.clone(),
+                    span: node.span(),
+                },
+            )
+        })
+    });
     let tls = match t.required(cx, "tls") {
         Some(node) => node.table(cx).and_then(|tls| listener_tls(cx, tls)),
         None => None,
@@ -222,17 +224,17 @@ fn collide(a: SocketAddr, b: SocketAddr) -> bool {
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
-fn check_distinct_addresses(cx: &mut Cx<'_>, addresses: &[(SocketAddr, KeyPath, Range<usize>)]) {
-    for (i, (addr, path, span)) in addresses.iter().enumerate() {
-        if let Some((_, first, _)) = addresses[..i]
+fn check_distinct_addresses(cx: &mut Cx<'_>, addresses: &[(SocketAddr, At)]) {
+    for (i, (addr, at)) in addresses.iter().enumerate() {
+        let clash = addresses[..i]
             .iter()
-            .find(|(other, ..)| collide(*addr, *other))
-        {
-            cx.at(
-                path,
-                span.clone(),
-                format!("collides with {first} (same port on an overlapping address)"),
+            .find(|(other, _)| collide(*addr, *other));
+        if let Some((_, first)) = clash {
+            let message = format!(
+                "collides with {} (same port on an overlapping address)",
+                first.path
             );
+            cx.at(&at.path, at.span.clone(), message);
         }
     }
 }
@@ -244,9 +246,12 @@ pub(crate) fn check_admin_address(
     at: &At,
     listeners: &Listeners,
 ) {
-    for (addr, path, _) in &listeners.addresses {
+    for (addr, listener) in &listeners.addresses {
         if collide(admin, *addr) {
-            let message = format!("collides with {path}; the admin listener needs its own address");
+            let message = format!(
+                "collides with {}; the admin listener needs its own address",
+                listener.path
+            );
             cx.at(&at.path, at.span.clone(), message);
         }
     }

@@ -10,6 +10,7 @@ mod read;
 mod redis;
 mod routes;
 mod settings;
+mod shadowing;
 mod upstreams;
 
 use std::collections::HashMap;
@@ -41,6 +42,12 @@ impl DerefMut for Cx<'_> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.report
     }
+}
+
+/// Where something was written: its key path and source span.
+pub(crate) struct At {
+    pub(crate) path: KeyPath,
+    pub(crate) span: Range<usize>,
 }
 
 /// A name as written in a section entry, with where it was written.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::model::{HostHeader, HostMatch, PathMatch, Route};
 use crate::sections::listeners::named;
 use crate::sections::read::{boolean, check, optional, or_default, positive, required, tables};
-use crate::sections::{Cx, require_entries};
+use crate::sections::{At, Cx, require_entries, shadowing};
 use crate::walk::{Node, Table};
 use crate::{syntax, url};
 
@@ -32,14 +32,22 @@ pub(crate) fn routes(
     let mut built = Vec::new();
     for (i, mut t) in entries.into_iter().enumerate() {
         let name = named(cx, &mut t);
-        built.push(route(cx, t, name.as_ref().map(|n| n.name.clone()), targets));
+        let at = At {
+            path: t.path.clone(),
+            span: t.span(),
+        };
+        built.push((
+            at,
+            route(cx, t, name.as_ref().map(|n| n.name.clone()), targets),
+        ));
         names.push((i, name));
     }
     crate::sections::index_names(cx, names.iter().map(|(i, n)| (*i, n.as_ref())));
+    report_unreachable(cx, &built);
     if built.is_empty() {
         None
     } else {
-        built.into_iter().collect()
+        built.into_iter().map(|(_, route)| route).collect()
     }
 }
 
@@ -81,6 +89,26 @@ fn route(
         allow_upgrade: allow_upgrade?,
         max_body_bytes: max_body_bytes?,
     })
+}
+
+/// Reports each route that an earlier route fully covers.
+fn report_unreachable(cx: &mut Cx<'_>, routes: &[(At, Option<Route>)]) {
+    for (j, (at, later)) in routes.iter().enumerate() {
+        let Some(later) = later else { continue };
+        let covering = routes[..j].iter().find(|(_, earlier)| {
+            earlier
+                .as_ref()
+                .is_some_and(|e| shadowing::covers(e, later))
+        });
+        if let Some((first, _)) = covering {
+            let message = format!(
+                "unreachable: {} matches every request this route matches \
+                 (the first matching route wins; put the more specific route first)",
+                first.path
+            );
+            cx.at(&at.path, at.span.clone(), message);
+        }
+    }
 }
 
 /// `api.example.com` or `*.example.com`, without a port.
@@ -126,7 +154,7 @@ fn path_match(cx: &mut Cx<'_>, t: &mut Table<'_, '_>) -> Option<PathMatch> {
         check(cx, node, syntax::request_path(text)).map(|()| text.to_owned())
     };
     match (prefix, exact) {
-        (Some(node), None) => read(cx, &node).map(PathMatch::Prefix),
+        (Some(node), None) => read(cx, &node).map(|p| PathMatch::Prefix(trim_prefix(p))),
         (None, Some(node)) => read(cx, &node).map(PathMatch::Exact),
         (Some(_), Some(node)) => {
             node.report(cx, "set either path or path_prefix, not both");
@@ -139,6 +167,14 @@ fn path_match(cx: &mut Cx<'_>, t: &mut Table<'_, '_>) -> Option<PathMatch> {
             None
         }
     }
+}
+
+/// `/v1/` and `/v1` match the same requests; keep one spelling (`/` stays `/`).
+fn trim_prefix(mut prefix: String) -> String {
+    while prefix.len() > 1 && prefix.ends_with('/') {
+        prefix.pop();
+    }
+    prefix
 }
 
 fn rate_limit_refs(

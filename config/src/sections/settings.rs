@@ -2,28 +2,20 @@
 //! and `[forwarding]`. Every key has a default.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::ops::Range;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use crate::model::{Admin, Forwarding, Limits, Log, LogFormat, RequestId, Shutdown};
-use crate::report::KeyPath;
-use crate::sections::Cx;
 use crate::sections::read::{
     boolean, check, duration, or_default, positive, positive_duration, socket_addr,
 };
+use crate::sections::{At, Cx};
 use crate::syntax;
 use crate::walk::{Node, Table};
 
 /// `127.0.0.1:9901`: the admin port is loopback-only unless configured otherwise.
 pub(crate) const ADMIN_ADDRESS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9901);
-
-/// Where the admin address was written, for the listener collision check.
-pub(crate) struct At {
-    pub(crate) path: KeyPath,
-    pub(crate) span: Range<usize>,
-}
 
 pub(crate) fn admin(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<(Admin, At)> {
     let at = At {

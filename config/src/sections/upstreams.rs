@@ -104,9 +104,15 @@ fn upstream_url(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<UpstreamUrl> {
     };
     let port = parsed.port.unwrap_or(if https { 443 } else { 80 });
     let base_path = parsed.path.trim_end_matches('/').to_owned();
+    // The runtime model keeps IPv6 literals bare; the proxy brackets them where needed.
+    let host = parsed
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     Some(UpstreamUrl {
         https,
-        host: parsed.host,
+        host,
         port,
         base_path,
     })

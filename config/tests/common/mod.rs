@@ -39,6 +39,12 @@ pub fn plus(extra: &str) -> String {
     format!("{MINIMAL}\n{extra}")
 }
 
+/// `MINIMAL` with one more route, `[[routes]]` + `body`, placed before the fixture's
+/// catch-all route (after it, the new route would be unreachable).
+pub fn route_first(body: &str) -> String {
+    edit("[[routes]]", &format!("[[routes]]\n{body}\n\n[[routes]]"))
+}
+
 /// `extra` (top-level keys) followed by `MINIMAL`.
 pub fn before(extra: &str) -> String {
     format!("{extra}\n{MINIMAL}")
