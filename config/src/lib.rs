@@ -71,11 +71,36 @@ impl fmt::Display for Problems {
 /// A complete, commented, valid configuration (`outscope config example`).
 pub const EXAMPLE: &str = include_str!("example.toml");
 
+/// Checks beyond the text itself, for `outscope validate` on the machine that will run the
+/// config. Off by default: [`parse`] and [`load`] look at nothing but the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// Every `file://` reference names a regular file this process can open (it is opened,
+    /// not read).
+    pub files: bool,
+    /// Every `env://` reference names a variable that is set.
+    pub env: bool,
+}
+
+impl Checks {
+    /// Both checks.
+    pub const ALL: Self = Self {
+        files: true,
+        env: true,
+    };
+}
+
 /// Parses and validates `text`. `base_dir` resolves relative `file://` references.
 pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
+    parse_with(text, base_dir, &Checks::default())
+}
+
+/// [`parse`], plus the `checks` against this machine, reported like any other problem
+/// (key path, line and column).
+pub fn parse_with(text: &str, base_dir: &Path, checks: &Checks) -> Result<Config, Problems> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if errors.is_empty() {
-        return sections::build(text, &doc, base_dir);
+        return sections::build(text, &doc, base_dir, checks);
     }
     let mut report = Report::new(text);
     for error in &errors {
@@ -91,21 +116,31 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
 /// Reads, parses and validates the file at `path`. Relative `file://` references resolve
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, Problems> {
+    load_with(path, &Checks::default())
+}
+
+/// [`load`], plus the `checks` against this machine.
+pub fn load_with(path: &Path, checks: &Checks) -> Result<Config, Problems> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        let reason = match e.kind() {
-            std::io::ErrorKind::NotFound => "not found",
-            std::io::ErrorKind::PermissionDenied => "permission denied",
-            std::io::ErrorKind::InvalidData => "not UTF-8 text",
-            _ => "cannot be read",
-        };
         Problems(vec![Problem {
             key_path: String::new(),
             line: None,
             column: None,
-            message: format!("config file {}: {reason}", path.display()),
+            message: format!("config file {}: {}", path.display(), io_reason(&e)),
         }])
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    parse(&text, &dir)
+    parse_with(&text, &dir, checks)
+}
+
+/// Why a file could not be used, in words that name no content.
+pub(crate) fn io_reason(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "not found",
+        std::io::ErrorKind::PermissionDenied => "permission denied",
+        std::io::ErrorKind::InvalidData => "not UTF-8 text",
+        std::io::ErrorKind::IsADirectory => "is a directory",
+        _ => "cannot be read",
+    }
 }

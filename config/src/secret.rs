@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::model::SecretRef;
+use crate::{Checks, io_reason};
 
 /// Why text is not a secret reference. Messages never repeat the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,27 @@ fn parse_vault(rest: &str) -> Result<SecretRef, SecretRefError> {
         path: path.to_owned(),
         key: key.to_owned(),
     })
+}
+
+/// Checks that the reference can be resolved on this machine, as far as `checks` ask.
+/// Files are opened, never read; messages name no path and no content.
+pub(crate) fn check(reference: &SecretRef, checks: &Checks) -> Result<(), String> {
+    match reference {
+        SecretRef::File(path) if checks.files => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("referenced file cannot be opened: {}", io_reason(&e)))?;
+            let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+            if is_file {
+                Ok(())
+            } else {
+                Err("referenced file is not a regular file".to_owned())
+            }
+        }
+        SecretRef::Env(name) if checks.env && std::env::var_os(name).is_none() => {
+            Err("referenced environment variable is not set".to_owned())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The reference as written (absolute for files), which is safe to log.

@@ -20,15 +20,20 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use crate::model::Config;
+use crate::model::{
+    Admin, Config, Forwarding, Limits, Listener, Log, RateLimit, Redis, RequestId, Route, Shutdown,
+    Upstream,
+};
 use crate::report::{KeyPath, Report};
 use crate::walk::{Node, Table};
-use crate::{Problem, Problems};
+use crate::{Checks, Problem, Problems};
 
-/// The walk's context: the problem report and the directory relative files resolve against.
+/// The walk's context: the problem report, the directory relative files resolve against
+/// and the optional checks against the environment.
 pub(crate) struct Cx<'t> {
     pub(crate) report: Report<'t>,
     pub(crate) base_dir: &'t Path,
+    pub(crate) checks: &'t Checks,
 }
 
 impl<'t> Deref for Cx<'t> {
@@ -89,59 +94,15 @@ pub(crate) fn build(
     text: &str,
     doc: &Spanned<DeTable<'_>>,
     base_dir: &Path,
+    checks: &Checks,
 ) -> Result<Config, Problems> {
     let mut cx = Cx {
         report: Report::new(text),
         base_dir,
+        checks,
     };
-    let empty = DeTable::new();
-    let mut root = Table::new(KeyPath::root(), doc.span(), doc.get_ref());
-    let mut section = |cx: &mut Cx<'_>, key: &'static str| match root.get(key) {
-        Some(node) => node.table(cx),
-        None => Some(Table::new(KeyPath::root().key(key), 0..0, &empty)),
-    };
-    let admin = section(&mut cx, "admin").and_then(|t| settings::admin(&mut cx, t));
-    let limits = section(&mut cx, "limits").and_then(|t| settings::limits(&mut cx, t));
-    let shutdown = section(&mut cx, "shutdown").and_then(|t| settings::shutdown(&mut cx, t));
-    let log = section(&mut cx, "log").and_then(|t| settings::log(&mut cx, t));
-    let request_id = section(&mut cx, "request_id").and_then(|t| settings::request_id(&mut cx, t));
-    let forwarding = section(&mut cx, "forwarding").and_then(|t| settings::forwarding(&mut cx, t));
-    let redis_node = root.get("redis");
-    let redis = match &redis_node {
-        Some(node) => redis::redis(&mut cx, node).map(Some),
-        None => Some(None),
-    };
-    let listeners = listeners::listeners(&mut cx, root.get("listeners"));
-    let rate_limits = rate_limits::rate_limits(&mut cx, root.get("rate_limits"));
-    let upstreams = upstreams::upstreams(&mut cx, root.get("upstreams"));
-    let targets = routes::Targets {
-        upstreams: &upstreams.names,
-        rate_limits: &rate_limits.names,
-        max_body_bytes: limits.as_ref().map(|l| l.max_body_bytes),
-    };
-    let routes = routes::routes(&mut cx, root.get("routes"), &targets);
-    rate_limits::require_redis(&mut cx, &rate_limits, redis_node.is_some());
-    if let Some((admin, admin_at)) = &admin {
-        listeners::check_admin_address(&mut cx, admin.address, admin_at, &listeners);
-    }
-    root.finish(&mut cx);
-
-    let config = (|| {
-        Some(Config {
-            listeners: listeners.built?,
-            admin: admin?.0,
-            limits: limits?,
-            shutdown: shutdown?,
-            log: log?,
-            request_id: request_id?,
-            forwarding: forwarding?,
-            redis: redis?,
-            rate_limits: rate_limits.built?,
-            upstreams: upstreams.built?,
-            routes: routes?,
-        })
-    })();
-    match config {
+    let parts = read(&mut cx, doc);
+    match parts.assemble() {
         Some(config) if cx.is_clean() => Ok(config),
         _ if !cx.is_clean() => Err(cx.report.finish()),
         _ => Err(Problems(vec![Problem {
@@ -152,6 +113,87 @@ pub(crate) fn build(
                       please report this"
                 .into(),
         }])),
+    }
+}
+
+/// Every section as far as it could be built; `None` where a problem was reported.
+struct Parts {
+    admin: Option<Admin>,
+    limits: Option<Limits>,
+    shutdown: Option<Shutdown>,
+    log: Option<Log>,
+    request_id: Option<RequestId>,
+    forwarding: Option<Forwarding>,
+    redis: Option<Option<Redis>>,
+    listeners: Option<Vec<Listener>>,
+    rate_limits: Option<Vec<RateLimit>>,
+    upstreams: Option<Vec<Upstream>>,
+    routes: Option<Vec<Route>>,
+}
+
+impl Parts {
+    fn assemble(self) -> Option<Config> {
+        Some(Config {
+            listeners: self.listeners?,
+            admin: self.admin?,
+            limits: self.limits?,
+            shutdown: self.shutdown?,
+            log: self.log?,
+            request_id: self.request_id?,
+            forwarding: self.forwarding?,
+            redis: self.redis?,
+            rate_limits: self.rate_limits?,
+            upstreams: self.upstreams?,
+            routes: self.routes?,
+        })
+    }
+}
+
+/// Reads every section, then runs the rules that span sections.
+fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
+    let empty = DeTable::new();
+    let mut root = Table::new(KeyPath::root(), doc.span(), doc.get_ref());
+    let mut section = |cx: &mut Cx<'_>, key: &'static str| match root.get(key) {
+        Some(node) => node.table(cx),
+        None => Some(Table::new(KeyPath::root().key(key), 0..0, &empty)),
+    };
+    let admin = section(cx, "admin").and_then(|t| settings::admin(cx, t));
+    let limits = section(cx, "limits").and_then(|t| settings::limits(cx, t));
+    let shutdown = section(cx, "shutdown").and_then(|t| settings::shutdown(cx, t));
+    let log = section(cx, "log").and_then(|t| settings::log(cx, t));
+    let request_id = section(cx, "request_id").and_then(|t| settings::request_id(cx, t));
+    let forwarding = section(cx, "forwarding").and_then(|t| settings::forwarding(cx, t));
+    let redis_node = root.get("redis");
+    let redis = match &redis_node {
+        Some(node) => redis::redis(cx, node).map(Some),
+        None => Some(None),
+    };
+    let listeners = listeners::listeners(cx, root.get("listeners"));
+    let rate_limits = rate_limits::rate_limits(cx, root.get("rate_limits"));
+    let upstreams = upstreams::upstreams(cx, root.get("upstreams"));
+    let targets = routes::Targets {
+        upstreams: &upstreams.names,
+        rate_limits: &rate_limits.names,
+        max_body_bytes: limits.as_ref().map(|l| l.max_body_bytes),
+    };
+    let routes = routes::routes(cx, root.get("routes"), &targets);
+    rate_limits::require_redis(cx, &rate_limits, redis_node.is_some());
+    if let Some((admin, admin_at)) = &admin {
+        listeners::check_admin_address(cx, admin.address, admin_at, &listeners);
+    }
+    root.finish(cx);
+    Parts {
+        admin: admin.map(|(admin, _)| admin),
+        limits,
+        shutdown,
+        log,
+        request_id,
+        forwarding,
+        redis,
+        listeners: listeners.built,
+        rate_limits: rate_limits.built,
+        upstreams: upstreams.built,
+        routes,
     }
 }
 

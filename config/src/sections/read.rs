@@ -100,7 +100,12 @@ pub(crate) fn socket_addr(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Socket
 pub(crate) fn secret_ref(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<SecretRef> {
     let text = node.str(cx)?;
     match secret::parse(text, cx.base_dir) {
-        Ok(reference) => Some(reference),
+        Ok(reference) => {
+            if let Err(reason) = secret::check(&reference, cx.checks) {
+                node.report(cx, reason);
+            }
+            Some(reference)
+        }
         Err(e) => {
             node.report(cx, e.to_string());
             None
