@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::encode::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Collect, Encoder};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::process::ProcessCollector;
 
 /// How long a client may take to send a request head on the admin port.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,11 +54,12 @@ impl std::fmt::Debug for AdminState {
 }
 
 impl AdminState {
+    /// The standard `process_*` metrics ([`ProcessCollector`]) are included.
     pub fn new(metrics: Arc<Metrics>, health: Arc<Health>) -> Self {
         Self {
             metrics,
             health,
-            extra: Vec::new(),
+            extra: vec![Arc::new(ProcessCollector)],
         }
     }
 

@@ -26,11 +26,14 @@
 //! | `outscope_config_last_reload_success_timestamp_seconds` | gauge | |
 //! | `outscope_draining` | gauge (0/1) | |
 //! | `outscope_dependency_up` | gauge (0/1) | `dependency` |
+//! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`, `process_start_time_seconds` | standard | |
 //!
 //! `route` is a configured route name or `_unmatched`; `method` is one of the nine
 //! standard methods or `OTHER`; `status` is the exact code for the common codes in
 //! [`labels::EXACT_STATUS_CODES`], otherwise its class (`4xx`). `outscope_draining` and
-//! `outscope_dependency_up` are read from [`Health`] at scrape time.
+//! `outscope_dependency_up` are read from [`Health`] at scrape time, the `process_*`
+//! metrics from `/proc/self` (Linux; omitted elsewhere). Later crates add families
+//! through [`Collect`] and [`AdminState::with_collector`].
 //!
 //! Certificate expiry is exported as the notAfter **timestamp**, the Prometheus idiom
 //! for "when" (a value that does not change between scrapes; "time left" is computed
@@ -65,6 +68,7 @@ pub mod labels;
 pub mod logging;
 pub mod metrics;
 pub mod primitives;
+pub mod process;
 
 pub use admin::{AdminState, serve_admin};
 pub use encode::Collect;
