@@ -206,22 +206,23 @@ pub mod scrub {
 
     /// Digit runs this long or longer are masked (the shortest PANs have 12 digits).
     pub const MASK_RUN: usize = 12;
-    /// Paths are cut to this many bytes (on a character boundary) before scrubbing.
+    /// Paths are cut to this many bytes (on a character boundary) after masking, so a
+    /// cut never leaves a shortened, unmasked digit run.
     pub const MAX_PATH: usize = 512;
-    /// Request ids are cut to this many bytes.
+    /// Request ids are cut to this many bytes, after masking.
     pub const MAX_REQUEST_ID: usize = 128;
 
-    /// The path without query or fragment, truncated and masked.
+    /// The path without query or fragment, masked and truncated.
     pub fn path(raw: &str) -> Cow<'_, str> {
         let end = raw.find(['?', '#']).unwrap_or(raw.len());
-        mask(truncate(&raw[..end], MAX_PATH))
+        truncate(mask(&raw[..end]), MAX_PATH)
     }
 
     pub fn request_id(raw: &str) -> Cow<'_, str> {
-        mask(truncate(raw, MAX_REQUEST_ID))
+        truncate(mask(raw), MAX_REQUEST_ID)
     }
 
-    fn truncate(s: &str, max: usize) -> &str {
+    fn truncate(s: Cow<'_, str>, max: usize) -> Cow<'_, str> {
         if s.len() <= max {
             return s;
         }
@@ -229,7 +230,13 @@ pub mod scrub {
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        &s[..end]
+        match s {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..end]),
+            Cow::Owned(mut o) => {
+                o.truncate(end);
+                Cow::Owned(o)
+            }
+        }
     }
 
     #[derive(Clone, Copy, PartialEq, Eq)]
@@ -316,5 +323,46 @@ pub mod scrub {
             }
         }
         Cow::Owned(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn runs_of_eleven_digits_stay_and_twelve_are_masked() {
+        assert_eq!(scrub::path("/a/12345678901"), "/a/12345678901");
+        assert_eq!(scrub::path("/a/123456789012"), "/a/************");
+        assert_eq!(scrub::path("/a/123456-abc-789012"), "/a/123456-abc-789012");
+    }
+
+    #[test]
+    fn malformed_escapes_are_plain_characters() {
+        assert_eq!(scrub::path("/%G1/%4/%"), "/%G1/%4/%");
+        assert_eq!(scrub::path("/%2D%2d"), "/%2D%2d");
+    }
+
+    #[test]
+    fn truncation_happens_after_masking_and_on_a_char_boundary() {
+        let long = format!("/{}{}", "a".repeat(scrub::MAX_PATH - 8), "4111111111111111");
+        let got = scrub::path(&long);
+        assert_eq!(got.len(), scrub::MAX_PATH);
+        assert!(
+            got.ends_with("*******"),
+            "no digit of the cut run is visible: {got}"
+        );
+        let wide = format!("/{}", "é".repeat(scrub::MAX_PATH));
+        let got = scrub::path(&wide);
+        assert!(got.len() <= scrub::MAX_PATH && got.len() >= scrub::MAX_PATH - 1);
+        let id = "x".repeat(1000);
+        assert_eq!(scrub::request_id(&id).len(), scrub::MAX_REQUEST_ID);
+    }
+
+    #[test]
+    fn only_the_query_is_removed_from_a_clean_path() {
+        assert_eq!(scrub::path("/v1/charges"), "/v1/charges");
+        assert_eq!(scrub::path("?a=1"), "");
+        assert_eq!(scrub::path("/x#y?z"), "/x");
     }
 }
