@@ -47,9 +47,48 @@
 //! let metrics = Metrics::new(BuildInfo { version: "0.1.0", commit: None }, &["no_route"]);
 //! // At config load (and again on every reload): one handle per route, by position.
 //! let routes = metrics.bind_routes(["payments", "refunds"]);
-//! // Per request: index by the matched route's position; no lookup, no allocation.
-//! routes[0].record(Method::Post, 201, Duration::from_millis(3), 512, 128);
+//! // Per request, at the end of the driver: index by the matched route's position (or
+//! // use `metrics.unmatched_route()`); no lookup, no allocation, no formatting.
+//! let method = Method::from_http(&http::Method::POST);
+//! routes[0].record(method, 201, Duration::from_millis(3), 512, 128);
 //! assert_eq!(routes[0].requests(Method::Post, 201), 1);
+//! // A request that ended with an error is also counted by its stable code.
+//! metrics.unmatched_route().record(Method::Get, 404, Duration::from_micros(80), 0, 40);
+//! metrics.reject("no_route");
+//! ```
+//!
+//! Wiring at start-up (the proxy's `main`), with the admin server on its own listener:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::SystemTime;
+//! use outscope_telemetry::{
+//!     AdminState, BuildInfo, Health, LogFormat, Metrics, Requirement, init_logging, serve_admin,
+//! };
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let log = init_logging("info", LogFormat::Json)?; // keep `log` to change the level on SIGHUP
+//! let metrics = Arc::new(Metrics::new(
+//!     BuildInfo { version: env!("CARGO_PKG_VERSION"), commit: option_env!("OUTSCOPE_COMMIT") },
+//!     &["no_route", "body_too_large", "rate_limited"], // every ProxyError::code()
+//! ));
+//! metrics.config_loaded(SystemTime::now());
+//! let health = Arc::new(Health::new());
+//! let redis = health.register("redis", Requirement::Required);
+//! redis.set_up();
+//!
+//! let admin = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
+//! let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(serve_admin(admin, AdminState::new(metrics, health.clone()), async {
+//!     let _ = stop_rx.await;
+//! }));
+//! // SIGTERM: readiness goes 503 first, the admin server stops last.
+//! health.start_draining();
+//! let _ = stop_tx.send(());
+//! server.await?;
+//! # drop(log);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Logs
