@@ -69,7 +69,7 @@ impl fmt::Display for Problems {
 }
 
 /// A complete, commented, valid configuration (`outscope config example`).
-pub const EXAMPLE: &str = include_str!("example.toml");
+pub const EXAMPLE: &str = include_str!("../examples/outscope.toml");
 
 /// Checks beyond the text itself, for `outscope validate` on the machine that will run the
 /// config. Off by default: [`parse`] and [`load`] look at nothing but the text.

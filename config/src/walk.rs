@@ -11,6 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::report::{KeyPath, Report};
+use crate::sections::At;
 
 /// A value in the document, with its key path and source span.
 pub(crate) struct Node<'a, 'i> {
@@ -25,6 +26,14 @@ impl<'a, 'i> Node<'a, 'i> {
 
     pub(crate) fn span(&self) -> Range<usize> {
         self.value.span()
+    }
+
+    /// Where this value was written.
+    pub(crate) fn at(&self) -> At {
+        At {
+            path: self.path.clone(),
+            span: self.span(),
+        }
     }
 
     pub(crate) fn report(&self, report: &mut Report<'_>, message: impl Into<String>) {
@@ -51,9 +60,14 @@ impl<'a, 'i> Node<'a, 'i> {
             DeValue::Integer(i) => {
                 let parsed = u64::from_str_radix(i.as_str(), i.radix()).ok();
                 if parsed.is_none() {
+                    let negative = i.as_str().starts_with('-');
                     self.report(
                         report,
-                        "must be a whole number from 0 to 18446744073709551615",
+                        if negative {
+                            "must not be negative"
+                        } else {
+                            "is too large"
+                        },
                     );
                 }
                 parsed
@@ -163,9 +177,14 @@ impl<'a, 'i> Table<'a, 'i> {
     ) -> Option<Node<'a, 'i>> {
         let node = self.get(key);
         if node.is_none() {
-            report.at(&self.path.key(key), self.span(), "missing required key");
+            self.missing(report, key, "missing required key");
         }
         node
+    }
+
+    /// Reports `key` missing, with `message` saying why it is needed.
+    pub(crate) fn missing(&self, report: &mut Report<'_>, key: &str, message: impl Into<String>) {
+        report.at(&self.path.key(key), self.span(), message);
     }
 
     /// Reports a problem about this table as a whole.

@@ -15,6 +15,23 @@ fn the_example_parses_cleanly() {
 }
 
 #[test]
+fn every_file_in_examples_parses_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(problems) = parse(&text, Path::new("/etc/outscope")) {
+                panic!("{}:\n{problems}", path.display());
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "only {seen} examples found in {}", dir.display());
+}
+
+#[test]
 fn the_example_uses_only_loopback_addresses_and_etc_outscope_files() {
     let config = parse(EXAMPLE, Path::new("/nowhere")).unwrap();
     assert!(config.admin.address.ip().is_loopback());

@@ -355,10 +355,16 @@ fn admin_limits_shutdown() {
             "must be at least 1",
         ),
         case(
-            "limits are whole numbers",
+            "limits are not negative",
             plus("[limits]\nmax_body_bytes = -1"),
             "limits.max_body_bytes",
-            "whole number",
+            "must not be negative",
+        ),
+        case(
+            "limits are whole numbers",
+            plus("[limits]\nmax_body_bytes = 1.5"),
+            "limits.max_body_bytes",
+            "expected a whole number, found a float",
         ),
         case(
             "limits fit their type",

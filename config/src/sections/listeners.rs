@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 
 use crate::model::{Alpn, Certificate, ClientAuth, Listener, ListenerTls, SecretRef};
 use crate::report::KeyPath;
-use crate::sections::read::{check, one_of, or_default, required, secret_ref, socket_addr, tables};
-use crate::sections::{At, Cx, Named, index_names, read, require_entries};
+use crate::sections::read::{
+    check, named, one_of, or_default, required, secret_ref, socket_addr, tables,
+};
+use crate::sections::{At, Cx, Named, index_names, require_entries};
 use crate::syntax;
 use crate::walk::{Node, Table};
 
@@ -47,17 +49,9 @@ type Parts = (Option<Named>, Option<(SocketAddr, At)>, Option<Listener>);
 
 fn listener(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Parts {
     let named = named(cx, &mut t);
-    let address = t.required(cx, "address").and_then(|node| {
-        socket_addr(cx, &node).map(|addr| {
-            (
-                addr,
-                At {
-                    path: node.path.clone(),
-                    span: node.span(),
-                },
-            )
-        })
-    });
+    let address = t
+        .required(cx, "address")
+        .and_then(|node| socket_addr(cx, &node).map(|addr| (addr, node.at())));
     let tls = match t.required(cx, "tls") {
         Some(node) => node.table(cx).and_then(|tls| listener_tls(cx, tls)),
         None => None,
@@ -71,17 +65,6 @@ fn listener(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Parts {
         })
     })();
     (named, address, listener)
-}
-
-/// Reads an entry's required `name`.
-pub(crate) fn named(cx: &mut Cx<'_>, t: &mut Table<'_, '_>) -> Option<Named> {
-    let node = t.required(cx, "name")?;
-    let name = read::name(cx, &node)?;
-    Some(Named {
-        name,
-        path: node.path.clone(),
-        span: node.span(),
-    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -130,7 +113,7 @@ fn client_auth(
         }
         (_, None) => {
             let message = "missing required key (client_auth is \"optional\" or \"required\")";
-            cx.at(&t.path.key("client_ca"), t.span(), message);
+            t.missing(cx, "client_ca", message);
             None
         }
         (AuthMode::Optional, Some((_, ca))) => Some(ClientAuth::Optional { ca: ca? }),
@@ -234,7 +217,7 @@ fn check_distinct_addresses(cx: &mut Cx<'_>, addresses: &[(SocketAddr, At)]) {
                 "collides with {} (same port on an overlapping address)",
                 first.path
             );
-            cx.at(&at.path, at.span.clone(), message);
+            at.report(cx, message);
         }
     }
 }
@@ -252,7 +235,7 @@ pub(crate) fn check_admin_address(
                 "collides with {}; the admin listener needs its own address",
                 listener.path
             );
-            cx.at(&at.path, at.span.clone(), message);
+            at.report(cx, message);
         }
     }
 }

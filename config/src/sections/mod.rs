@@ -55,11 +55,16 @@ pub(crate) struct At {
     pub(crate) span: Range<usize>,
 }
 
+impl At {
+    pub(crate) fn report(&self, report: &mut Report<'_>, message: impl Into<String>) {
+        report.at(&self.path, self.span.clone(), message);
+    }
+}
+
 /// A name as written in a section entry, with where it was written.
 pub(crate) struct Named {
     pub(crate) name: String,
-    pub(crate) path: KeyPath,
-    pub(crate) span: Range<usize>,
+    pub(crate) at: At,
 }
 
 /// Builds a name -> index map, reporting each name used twice (at its second use).
@@ -72,9 +77,9 @@ pub(crate) fn index_names<'n>(
         let Some(named) = named else { continue };
         if let Some((_, first)) = seen.get(&named.name) {
             let message = format!("duplicate name; already used by {}", parent(first));
-            cx.at(&named.path, named.span.clone(), message);
+            named.at.report(cx, message);
         } else {
-            seen.insert(named.name.clone(), (index, named.path.clone()));
+            seen.insert(named.name.clone(), (index, named.at.path.clone()));
         }
     }
     seen.into_iter()

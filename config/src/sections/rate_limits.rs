@@ -4,10 +4,8 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use crate::model::{OnRedisError, RateLimit, RateLimitBackend, RateLimitKey};
-use crate::report::KeyPath;
-use crate::sections::listeners::named;
-use crate::sections::read::{check, one_of, positive, positive_duration, required, tables};
-use crate::sections::{Cx, index_names};
+use crate::sections::read::{check, named, one_of, positive, positive_duration, required, tables};
+use crate::sections::{At, Cx, index_names};
 use crate::syntax;
 use crate::walk::{Node, Table};
 
@@ -15,7 +13,7 @@ pub(crate) struct RateLimits {
     pub(crate) built: Option<Vec<RateLimit>>,
     pub(crate) names: HashMap<String, usize>,
     /// Where `backend = "redis"` was written, one entry per rate limit using it.
-    uses_redis: Vec<(KeyPath, std::ops::Range<usize>)>,
+    uses_redis: Vec<At>,
 }
 
 pub(crate) fn rate_limits(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> RateLimits {
@@ -52,7 +50,7 @@ fn rate_limit(
     cx: &mut Cx<'_>,
     mut t: Table<'_, '_>,
     name: Option<String>,
-    uses_redis: &mut Vec<(KeyPath, std::ops::Range<usize>)>,
+    uses_redis: &mut Vec<At>,
 ) -> Option<RateLimit> {
     let key = required(cx, &mut t, "key", key);
     let requests = required(cx, &mut t, "requests", nonzero_u32);
@@ -71,7 +69,7 @@ fn rate_limit(
         None => Some(Backend::Local),
     };
     if let (Some(Backend::Redis), Some(node)) = (backend, &backend_node) {
-        uses_redis.push((node.path.clone(), node.span()));
+        uses_redis.push(node.at());
     }
     let on_error = t.get("on_redis_error").map(|node| {
         if backend == Some(Backend::Local) {
@@ -130,11 +128,7 @@ pub(crate) fn require_redis(cx: &mut Cx<'_>, limits: &RateLimits, have_redis: bo
     if have_redis {
         return;
     }
-    for (path, span) in &limits.uses_redis {
-        cx.at(
-            path,
-            span.clone(),
-            "backend = \"redis\" needs a [redis] section",
-        );
+    for at in &limits.uses_redis {
+        at.report(cx, "backend = \"redis\" needs a [redis] section");
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::model::SecretRef;
-use crate::sections::Cx;
+use crate::sections::{Cx, Named};
 use crate::walk::{Node, Table};
 use crate::{duration, secret, syntax};
 
@@ -111,6 +111,16 @@ pub(crate) fn secret_ref(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<SecretR
             None
         }
     }
+}
+
+/// Reads an entry's required `name`, remembering where it was written.
+pub(crate) fn named(cx: &mut Cx<'_>, t: &mut Table<'_, '_>) -> Option<Named> {
+    let node = t.required(cx, "name")?;
+    let name = name(cx, &node)?;
+    Some(Named {
+        name,
+        at: node.at(),
+    })
 }
 
 /// A section entry's `name`.

@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use crate::model::{HostHeader, HostMatch, PathMatch, Route};
-use crate::sections::listeners::named;
-use crate::sections::read::{boolean, check, optional, or_default, positive, required, tables};
+use crate::sections::read::{
+    boolean, check, named, optional, or_default, positive, required, tables,
+};
 use crate::sections::{At, Cx, require_entries, shadowing};
 use crate::walk::{Node, Table};
 use crate::{syntax, url};
@@ -106,7 +107,7 @@ fn report_unreachable(cx: &mut Cx<'_>, routes: &[(At, Option<Route>)]) {
                  (the first matching route wins; put the more specific route first)",
                 first.path
             );
-            cx.at(&at.path, at.span.clone(), message);
+            at.report(cx, message);
         }
     }
 }
@@ -163,7 +164,7 @@ fn path_match(cx: &mut Cx<'_>, t: &mut Table<'_, '_>) -> Option<PathMatch> {
         (None, None) => {
             let message = "missing required key: set path_prefix (use \"/\" to match every path) \
                            or path (one exact path)";
-            cx.at(&t.path.key("path_prefix"), t.span(), message);
+            t.missing(cx, "path_prefix", message);
             None
         }
     }

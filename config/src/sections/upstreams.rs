@@ -4,9 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::model::{ClientCert, Upstream, UpstreamTls, UpstreamUrl};
-use crate::sections::listeners::named;
 use crate::sections::read::{
-    check, count, optional, or_default, positive_duration, required, secret_ref, tables,
+    check, count, named, optional, or_default, positive_duration, required, secret_ref, tables,
 };
 use crate::sections::{Cx, index_names, require_entries};
 use crate::walk::{Node, Table};
@@ -120,10 +119,8 @@ fn upstream_url(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<UpstreamUrl> {
 
 fn upstream_tls(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<UpstreamTls> {
     let ca = optional(cx, &mut t, "ca", secret_ref);
-    let cert_node = t.get("client_cert");
-    let key_node = t.get("client_key");
-    let cert = cert_node.as_ref().map(|n| secret_ref(cx, n));
-    let key = key_node.as_ref().map(|n| secret_ref(cx, n));
+    let cert = t.get("client_cert").map(|node| secret_ref(cx, &node));
+    let key = t.get("client_key").map(|node| secret_ref(cx, &node));
     let client_cert = match (cert, key) {
         (None, None) => Some(None),
         (Some(cert), Some(key)) => Some(Some(ClientCert {
@@ -131,13 +128,19 @@ fn upstream_tls(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<UpstreamTls> {
             key: key?,
         })),
         (Some(_), None) => {
-            let path = t.path.key("client_key");
-            cx.at(&path, t.span(), "missing required key (client_cert is set)");
+            t.missing(
+                cx,
+                "client_key",
+                "missing required key (client_cert is set)",
+            );
             None
         }
         (None, Some(_)) => {
-            let path = t.path.key("client_cert");
-            cx.at(&path, t.span(), "missing required key (client_key is set)");
+            t.missing(
+                cx,
+                "client_cert",
+                "missing required key (client_key is set)",
+            );
             None
         }
     };
