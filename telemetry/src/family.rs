@@ -55,16 +55,24 @@ pub const OTHER_CODE: &str = "other";
 /// One counter per code in a fixed list, plus [`OTHER_CODE`].
 #[derive(Debug)]
 pub struct CodeCounters {
-    codes: &'static [&'static str],
+    codes: Box<[&'static str]>,
     counters: Box<[Counter]>,
     other: Counter,
 }
 
 impl CodeCounters {
+    /// Duplicates and [`OTHER_CODE`] itself are dropped from `codes` (each would be a
+    /// duplicate series, which makes the whole exposition invalid).
     pub fn new(codes: &'static [&'static str]) -> Self {
-        let counters = codes.iter().map(|_| Counter::default()).collect();
+        let mut unique: Vec<&'static str> = Vec::with_capacity(codes.len());
+        for c in codes {
+            if *c != OTHER_CODE && !unique.contains(c) {
+                unique.push(c);
+            }
+        }
+        let counters = unique.iter().map(|_| Counter::default()).collect();
         Self {
-            codes,
+            codes: unique.into(),
             counters,
             other: Counter::default(),
         }
@@ -193,6 +201,15 @@ mod tests {
             all,
             vec![("no_route", 1), ("body_too_large", 0), ("other", 2)]
         );
+    }
+
+    #[test]
+    fn code_lists_with_duplicates_or_other_still_export_each_value_once() {
+        let c = CodeCounters::new(&["a", "other", "a", "b"]);
+        c.inc("a");
+        c.inc("other");
+        let all: Vec<_> = c.iter().collect();
+        assert_eq!(all, vec![("a", 1), ("b", 0), ("other", 1)]);
     }
 
     #[test]
