@@ -51,6 +51,10 @@
 //!   policy. The [`Decision`] says which path decided ([`DecidedBy`]) so the proxy can count
 //!   fallbacks. Errors name a failure class only, never keys, URLs or credentials.
 //!
+//! All instances must give a limit name the same policy: the stored TAT is read with the
+//! caller's `T` and `burst`, so during a rollout that changes a policy each instance applies
+//! its own numbers to the shared state (briefly too strict or too lax, never stuck).
+//!
 //! Considered and not chosen: a Redis module (`CL.THROTTLE`) needs a non-standard server;
 //! a token bucket with two fields needs more writes for the same result; client-side time
 //! breaks the shared budget when instance clocks skew.

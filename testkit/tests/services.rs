@@ -43,11 +43,19 @@ fn dropping_a_server_kills_it() {
 }
 
 #[test]
-fn shared_redis_answers() {
+fn shared_redis_reuses_the_runs_redis_when_there_is_one() {
     let redis = shared_redis();
+    match std::env::var(outscope_testkit::env::REDIS_URL) {
+        Ok(url) => {
+            assert_eq!(redis.url(), url);
+            assert!(!redis.is_private());
+        }
+        Err(_) => assert!(redis.is_private()),
+    }
+    let port: u16 = redis.url().rsplit(':').next().unwrap().parse().unwrap();
     assert!(
-        redis.url().starts_with("redis://127.0.0.1:"),
-        "{}",
+        accepts_connections(port),
+        "{} does not accept connections",
         redis.url()
     );
 }
