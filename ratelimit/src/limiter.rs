@@ -28,3 +28,24 @@ impl<C: Clock> Limiter<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn is_send<T: Send>(_: T) {}
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn limiters_can_be_shared_across_tasks() {
+        is_send_sync::<Limiter>();
+        is_send_sync::<Limiter<FakeRelativeClock>>();
+    }
+
+    /// Type-checked, never run: a check can be awaited inside `tokio::spawn`.
+    #[allow(dead_code)]
+    fn check_futures_are_send(limiter: &Limiter) {
+        is_send(limiter.check(b"key"));
+    }
+}
