@@ -2,11 +2,11 @@
 //! on reload), readiness, connection accounting, rate limiters and telemetry.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use http::{Method, Request, StatusCode, Version};
+use outscope_telemetry::{AccessLog, BuildInfo, ConnectionGuard, Health, Metrics};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::errors::ProxyError;
@@ -16,8 +16,9 @@ use crate::server::ConnInfo;
 /// Shared proxy state.
 pub struct App {
     runtime: ArcSwap<Runtime>,
-    draining: AtomicBool,
     connections: Arc<Semaphore>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
 }
 
 /// What the pipeline reports about a finished request.
@@ -29,17 +30,30 @@ pub struct Finished<'a> {
     pub status: StatusCode,
     pub error: Option<&'static str>,
     pub request_bytes: u64,
+    pub response_bytes: u64,
     pub request_id: &'a str,
     pub elapsed: Duration,
 }
 
+/// The registry every outscope process starts with.
+pub fn new_metrics() -> Arc<Metrics> {
+    let build = BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: option_env!("OUTSCOPE_COMMIT"),
+    };
+    Arc::new(Metrics::new(build, ProxyError::CODES))
+}
+
 impl App {
-    pub fn new(runtime: Runtime) -> Arc<Self> {
+    pub fn new(runtime: Runtime, metrics: Arc<Metrics>, health: Arc<Health>) -> Arc<Self> {
         let max = runtime.config.limits.max_connections;
+        runtime.publish_certificates(&metrics);
+        metrics.config_loaded(SystemTime::now());
         Arc::new(Self {
             runtime: ArcSwap::from_pointee(runtime),
-            draining: AtomicBool::new(false),
             connections: Arc::new(Semaphore::new(max)),
+            metrics,
+            health,
         })
     }
 
@@ -50,15 +64,13 @@ impl App {
 
     /// Installs a new runtime; requests already running finish on the old one.
     pub fn install(&self, runtime: Runtime) {
+        runtime.publish_certificates(&self.metrics);
         self.runtime.store(Arc::new(runtime));
+        self.metrics.reload_succeeded(SystemTime::now());
     }
 
     pub fn draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
-    }
-
-    pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::Release);
+        self.health.is_draining()
     }
 
     /// A permit for one more client connection, if under `max_connections`.
@@ -74,17 +86,37 @@ impl App {
             .is_ok_and(|r| r.is_ok())
     }
 
-    pub fn connection_refused(&self, _listener: usize) {
-        tracing::warn!(reason = "max_connections", "connection refused");
+    pub fn connection_refused(&self, listener: usize) {
+        let rt = self.runtime();
+        let name = rt
+            .config
+            .listeners
+            .get(listener)
+            .map_or("", |l| l.name.as_str());
+        tracing::warn!(
+            listener = name,
+            reason = "max_connections",
+            "connection refused"
+        );
     }
 
-    pub fn handshake_failed(&self, _listener: usize, reason: &'static str) {
-        tracing::debug!(reason, "TLS handshake failed");
+    pub fn handshake_failed(&self, listener: usize, err: Option<&std::io::Error>) {
+        let reason = err.map_or(
+            outscope_telemetry::TlsErrorReason::Timeout,
+            crate::tls::handshake_failure,
+        );
+        if let Some(m) = self.runtime().listener_metrics.get(listener) {
+            m.tls_handshake_failed(reason);
+        }
     }
 
-    pub fn connection_opened(&self, _listener: usize) {}
-
-    pub fn connection_closed(&self, _listener: usize) {}
+    /// Counts an open connection until the guard drops.
+    pub fn connection_opened(&self, listener: usize) -> Option<ConnectionGuard> {
+        self.runtime()
+            .listener_metrics
+            .get(listener)
+            .map(|m| m.connection_opened())
+    }
 
     /// Phase 3: applies the route's rate limits in order.
     pub async fn rate_limit<B>(
@@ -97,33 +129,66 @@ impl App {
         Ok(())
     }
 
+    /// Counts an upstream failure.
+    pub fn upstream_failed(&self, rt: &Runtime, upstream: usize, err: &ProxyError) {
+        use outscope_telemetry::UpstreamErrorKind as K;
+        let kind = match err {
+            ProxyError::UpstreamConnect => K::Connect,
+            ProxyError::UpstreamTimeout => K::Timeout,
+            ProxyError::UpstreamProtocol => K::Protocol,
+            _ => K::Other,
+        };
+        if let Some(m) = rt.upstream_metrics.get(upstream) {
+            m.error(kind);
+        }
+    }
+
     /// Phase 11: access log and metrics for a finished request.
     pub fn record(&self, rt: &Runtime, conn: &ConnInfo, done: Finished<'_>) {
+        let method = outscope_telemetry::Method::from_http(done.method);
+        let status = done.status.as_u16();
+        let route = done
+            .route
+            .and_then(|i| rt.route_metrics.get(i).cloned())
+            .unwrap_or_else(|| self.metrics.unmatched_route());
+        route.record(
+            method,
+            status,
+            done.elapsed,
+            done.request_bytes,
+            done.response_bytes,
+        );
+        if let Some(code) = done.error {
+            self.metrics.reject(code);
+        }
         if !rt.config.log.access_log {
             return;
         }
-        let route = done
-            .route
-            .and_then(|i| rt.config.routes.get(i))
-            .map_or("", |r| r.name.as_str());
-        let listener = rt
-            .config
-            .listeners
-            .get(conn.listener)
-            .map_or("", |l| l.name.as_str());
-        tracing::info!(
-            target: "access",
-            listener,
-            route,
-            method = done.method.as_str(),
-            path = %crate::redact::path_for_log(done.path),
-            version = ?done.version,
-            status = done.status.as_u16(),
-            error = done.error.unwrap_or(""),
-            request_bytes = done.request_bytes,
-            duration_ms = done.elapsed.as_secs_f64() * 1000.0,
-            request_id = done.request_id,
-            peer = %conn.peer.ip(),
-        );
+        AccessLog {
+            listener: rt
+                .config
+                .listeners
+                .get(conn.listener)
+                .map_or("", |l| l.name.as_str()),
+            route: done
+                .route
+                .and_then(|i| rt.config.routes.get(i))
+                .map(|r| r.name.as_str()),
+            method,
+            path: done.path,
+            status,
+            request_bytes: done.request_bytes,
+            response_bytes: done.response_bytes,
+            duration: done.elapsed,
+            request_id: done.request_id,
+            peer_ip: conn.peer.ip(),
+            tls_version: Some("TLSv1_3"),
+            alpn: match done.version {
+                Version::HTTP_2 => Some("h2"),
+                _ => Some("http/1.1"),
+            },
+            decision: done.error.unwrap_or("forwarded"),
+        }
+        .emit();
     }
 }

@@ -105,7 +105,11 @@ fn validate(path: &Path, offline: bool) -> ExitCode {
     let Some(config) = load(path) else {
         return ExitCode::from(EXIT_CONFIG);
     };
-    if !offline && let Err(e) = crate::runtime::Runtime::build(std::sync::Arc::new(config.clone()))
+    if !offline
+        && let Err(e) = crate::runtime::Runtime::build(
+            std::sync::Arc::new(config.clone()),
+            &crate::app::new_metrics(),
+        )
     {
         eprintln!("{}: {e}", path.display());
         return ExitCode::from(EXIT_CONFIG);
@@ -124,10 +128,13 @@ fn run(path: &Path) -> ExitCode {
     let Some(config) = load(path) else {
         return ExitCode::from(EXIT_CONFIG);
     };
-    if let Err(e) = init_logging(&config.log) {
-        eprintln!("cannot set up logging: {e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let log = match init_logging(&config.log) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("cannot set up logging: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,7 +145,7 @@ fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(path, config)) {
+    match runtime.block_on(serve(path, config, &log)) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "outscope stopped");
@@ -171,20 +178,20 @@ fn demo(args: crate::demo::DemoArgs) -> ExitCode {
     }
 }
 
-fn init_logging(log: &outscope_config::Log) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level).context("log.level")?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match log.format {
-        outscope_config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        outscope_config::LogFormat::Text => builder.try_init(),
+fn init_logging(log: &outscope_config::Log) -> anyhow::Result<outscope_telemetry::LogHandle> {
+    let format = match log.format {
+        outscope_config::LogFormat::Json => outscope_telemetry::LogFormat::Json,
+        outscope_config::LogFormat::Text => outscope_telemetry::LogFormat::Text,
     };
-    result.map_err(|e| anyhow::anyhow!(e))
+    outscope_telemetry::init_logging(&log.level, format).context("log")
 }
 
 /// Runs until SIGTERM/SIGINT, reloading on SIGHUP.
-async fn serve(path: &Path, config: outscope_config::Config) -> anyhow::Result<ExitCode> {
+async fn serve(
+    path: &Path,
+    config: outscope_config::Config,
+    log: &outscope_telemetry::LogHandle,
+) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
     let running = crate::lifecycle::start(config).await?;
     for (addr, name) in running.listen_addrs.iter().zip(
@@ -198,17 +205,21 @@ async fn serve(path: &Path, config: outscope_config::Config) -> anyhow::Result<E
     ) {
         tracing::info!(listener = %name, address = %addr, "listening");
     }
+    tracing::info!(address = %running.admin_addr, "admin endpoints: /livez /readyz /metrics");
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     loop {
         tokio::select! {
-            _ = hup.recv() => match outscope_config::load(path) {
-                Ok(config) => match running.reload(config) {
-                    Ok(()) => tracing::info!("configuration reloaded"),
-                    Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
-                },
-                Err(problems) => tracing::error!(problems = problems.0.len(), first = %problems.0.first().map(|p| format!("{}: {}", p.key_path, p.message)).unwrap_or_default(), "reload refused: invalid configuration; keeping the running one"),
+            _ = hup.recv() => match running.reload_file(path) {
+                Ok(()) => {
+                    let level = running.app.runtime().config.log.level.clone();
+                    if let Err(e) = log.set_level(&level) {
+                        tracing::warn!(error = %e, "log level unchanged");
+                    }
+                    tracing::info!("configuration reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
             },
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -10,7 +10,6 @@ pub mod errors;
 pub mod forward;
 pub mod lifecycle;
 pub mod pipeline;
-pub mod redact;
 pub mod routing;
 pub mod runtime;
 pub mod scan;

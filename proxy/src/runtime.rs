@@ -5,6 +5,9 @@
 use std::sync::Arc;
 
 use outscope_config::Config;
+use outscope_telemetry::{
+    CertificateExpiry, ListenerMetrics, Metrics, RouteMetrics, UpstreamMetrics,
+};
 
 use crate::forward::UpstreamClient;
 use crate::tls::TlsError;
@@ -17,6 +20,10 @@ pub struct Runtime {
     pub listeners: Vec<ServerTls>,
     /// Parallel to `config.upstreams`.
     pub upstreams: Vec<UpstreamClient>,
+    /// Metric handles, parallel to `config.routes`, `config.listeners`, `config.upstreams`.
+    pub route_metrics: Vec<RouteMetrics>,
+    pub listener_metrics: Vec<ListenerMetrics>,
+    pub upstream_metrics: Vec<UpstreamMetrics>,
 }
 
 /// Why a configuration could not be put into effect.
@@ -30,7 +37,7 @@ pub enum BuildError {
 
 impl Runtime {
     /// Loads every certificate and key and builds every client. Fails without side effects.
-    pub fn build(config: Arc<Config>) -> Result<Self, BuildError> {
+    pub fn build(config: Arc<Config>, metrics: &Metrics) -> Result<Self, BuildError> {
         let listeners = config
             .listeners
             .iter()
@@ -51,10 +58,40 @@ impl Runtime {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let route_metrics = metrics.bind_routes(config.routes.iter().map(|r| r.name.as_str()));
+        let listener_metrics =
+            metrics.bind_listeners(config.listeners.iter().map(|l| l.name.as_str()));
+        let upstream_metrics =
+            metrics.bind_upstreams(config.upstreams.iter().map(|u| u.name.as_str()));
         Ok(Self {
             config,
             listeners,
             upstreams,
+            route_metrics,
+            listener_metrics,
+            upstream_metrics,
         })
+    }
+
+    /// Exports the not-after time of every loaded certificate.
+    pub fn publish_certificates(&self, metrics: &Metrics) {
+        let certs = self
+            .config
+            .listeners
+            .iter()
+            .zip(&self.listeners)
+            .flat_map(|(l, tls)| {
+                tls.certs.iter().filter_map(move |c| {
+                    let secs = u64::try_from(c.not_after?).ok()?;
+                    let not_after = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                    let server_name = c.server_names.first().map_or("", String::as_str);
+                    Some(CertificateExpiry {
+                        listener: l.name.as_str(),
+                        server_name,
+                        not_after,
+                    })
+                })
+            });
+        metrics.set_certificates(certs);
     }
 }

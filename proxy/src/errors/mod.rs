@@ -50,6 +50,27 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// Every code [`ProxyError::code`] can return (the bounded label set of
+    /// `outscope_requests_rejected_total{reason}`).
+    pub const CODES: &'static [&'static str] = &[
+        "no_route",
+        "absolute_target",
+        "connect_refused",
+        "upgrade_refused",
+        "bad_framing",
+        "bad_request",
+        "headers_too_large",
+        "body_too_large",
+        "body_timeout",
+        "body_read_error",
+        "rate_limited",
+        "rate_limiter_unavailable",
+        "upstream_unreachable",
+        "upstream_timeout",
+        "upstream_protocol_error",
+        "shutting_down",
+    ];
+
     /// The stable, machine-readable code clients and dashboards key on.
     pub fn code(&self) -> &'static str {
         match self {

@@ -32,6 +32,12 @@ struct Outcome {
     request_bytes: u64,
 }
 
+/// The response body size when known up front (fixed bodies, upstream Content-Length).
+fn response_bytes(resp: &Response<ProxyBody>) -> u64 {
+    use hyper::body::Body;
+    resp.body().size_hint().exact().unwrap_or(0)
+}
+
 /// Handles one request from start to finish. Never fails: errors become responses.
 pub async fn handle(
     app: Arc<App>,
@@ -62,6 +68,7 @@ pub async fn handle(
             status: resp.status(),
             error: outcome.error,
             request_bytes: outcome.request_bytes,
+            response_bytes: response_bytes(&resp),
             request_id: id_value.to_str().unwrap_or_default(),
             elapsed: started.elapsed(),
         },
@@ -119,7 +126,13 @@ async fn drive(
         &config.forwarding.trusted_proxies,
         request_id,
     )?;
-    let mut resp = upstream.send(upstream_req).await?;
+    let mut resp = match upstream.send(upstream_req).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            app.upstream_failed(rt, route.upstream, &err);
+            return Err(err);
+        }
+    };
     let switching = resp.status() == http::StatusCode::SWITCHING_PROTOCOLS;
     if let (Some(client_side), true) = (upgrade, switching) {
         let upstream_side = hyper::upgrade::on(&mut resp);

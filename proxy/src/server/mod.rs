@@ -84,10 +84,10 @@ async fn serve(
     drop(rt);
     let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(_)) => return app.handshake_failed(index, "handshake"),
-        Err(_) => return app.handshake_failed(index, "timeout"),
+        Ok(Err(e)) => return app.handshake_failed(index, Some(&e)),
+        Err(_) => return app.handshake_failed(index, None),
     };
-    app.connection_opened(index);
+    let _counted = app.connection_opened(index);
     let (_, session) = tls.get_ref();
     let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
     let client_cert_subject = session
@@ -168,5 +168,4 @@ async fn serve(
             }
         }
     }
-    app.connection_closed(index);
 }

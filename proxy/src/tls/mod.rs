@@ -34,6 +34,31 @@ pub enum TlsError {
     Verifier(String),
 }
 
+/// Classifies a failed server handshake for `outscope_tls_handshake_errors_total{reason}`.
+pub fn handshake_failure(err: &std::io::Error) -> outscope_telemetry::TlsErrorReason {
+    use outscope_telemetry::TlsErrorReason as R;
+    use rustls::{Error as E, PeerIncompatible as P};
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
+        return R::Eof;
+    }
+    match err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        Some(E::PeerIncompatible(
+            P::SupportedVersionsExtensionRequired
+            | P::Tls12NotOffered
+            | P::Tls12NotOfferedOrEnabled,
+        )) => R::ProtocolVersion,
+        Some(E::PeerIncompatible(_)) => R::Incompatible,
+        Some(E::NoApplicationProtocol) => R::NoApplicationProtocol,
+        Some(E::InvalidCertificate(_)) => R::BadCertificate,
+        Some(E::NoCertificatesPresented) => R::CertificateRequired,
+        Some(_) => R::Other,
+        None => R::Io,
+    }
+}
+
 /// The crypto provider every TLS config in outscope uses.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -1,6 +1,7 @@
 //! Integration tests of the edge: every test starts real servers on 127.0.0.1:0 in-process
 //! and talks to them over TLS.
 
+mod admin;
 mod forwarding;
 mod framing;
 mod lifecycle;

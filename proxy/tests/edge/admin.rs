@@ -1,0 +1,144 @@
+//! The admin listener: liveness, readiness (also while draining), and metrics that follow
+//! what the proxy did.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
+
+/// A plain HTTP/1.1 GET against the admin listener: (status, body).
+async fn admin_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).await.unwrap();
+    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the first sample line starting with `prefix`.
+fn sample(metrics: &str, prefix: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_status_and_rejection_code() {
+    let stack = Stack::start(|_, _| {}).await;
+    let admin = stack.proxy.running.admin_addr;
+    assert_eq!(stack.client().get("/ok").await.status, 200);
+    assert_eq!(stack.client().get("/ok").await.status, 200);
+    stack
+        .client()
+        .raw(
+            b"GET http://evil.test/ HTTP/1.1\r\nhost: evil.test\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+    let (status, metrics) = admin_get(admin, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_requests_total{route="all",method="GET",status="200"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_requests_rejected_total{reason="absolute_target"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_requests_total{route="_unmatched",method="GET",status="400"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(metrics.contains("outscope_build_info{"));
+    assert!(metrics.contains(r#"outscope_tls_certificate_expiry_timestamp_seconds{listener="public",server_name="localhost"}"#));
+}
+
+#[tokio::test]
+async fn refused_tls_handshakes_are_counted_by_reason() {
+    let stack = Stack::start(|_, _| {}).await;
+    assert!(stack.client().tls12_only().connect().await.is_err());
+    let admin = stack.proxy.running.admin_addr;
+    let mut count = None;
+    for _ in 0..50 {
+        let (_, metrics) = admin_get(admin, "/metrics").await;
+        count = sample(
+            &metrics,
+            r#"outscope_tls_handshake_errors_total{listener="public",reason="protocol_version"}"#,
+        );
+        if count == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count, Some(1.0));
+}
+
+#[tokio::test]
+async fn readiness_turns_503_while_draining() {
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let mut cfg = config(&pki, &upstream);
+    cfg.shutdown.drain_delay = Duration::from_millis(400);
+    let proxy = Proxy::start(cfg).await;
+    let admin = proxy.running.admin_addr;
+    assert_eq!(admin_get(admin, "/livez").await.0, 200);
+    assert_eq!(admin_get(admin, "/readyz").await.0, 200);
+    let app = proxy.running.app.clone();
+    let drain = tokio::spawn(proxy.running.shutdown());
+    while !app.draining() {
+        tokio::task::yield_now().await;
+    }
+    let (status, body) = admin_get(admin, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("draining"), "{body}");
+    assert!(drain.await.unwrap());
+}
+
+#[tokio::test]
+async fn reloads_are_counted() {
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let cfg = config(&pki, &upstream);
+    let proxy = Proxy::start(cfg.clone()).await;
+    proxy.running.reload(cfg.clone()).unwrap();
+    let mut bad = cfg.clone();
+    bad.listeners[0].tls.certificates[0].cert =
+        outscope_config::SecretRef::File(pki.path("nope.crt"));
+    assert!(proxy.running.reload(bad).is_err());
+    let (_, metrics) = admin_get(proxy.running.admin_addr, "/metrics").await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_config_reloads_total{result="success"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_config_reloads_total{result="failure"}"#
+        ),
+        Some(1.0)
+    );
+}
