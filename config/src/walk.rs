@@ -204,17 +204,78 @@ impl<'a, 'i> Table<'a, 'i> {
                 report.at(
                     &self.path.key(key.get_ref()),
                     span,
-                    unknown_key_message(&self.known),
+                    unknown_key_message(key.get_ref(), &self.known),
                 );
             }
         }
     }
 }
 
-fn unknown_key_message(known: &[&str]) -> String {
+fn unknown_key_message(unknown: &str, known: &[&str]) -> String {
+    if let Some(near) = nearest(unknown, known) {
+        return format!("unknown key; did you mean `{near}`?");
+    }
     if known.is_empty() {
         return "unknown key".to_owned();
     }
     let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
     format!("unknown key; expected one of {}", list.join(", "))
+}
+
+/// The known key closest to a misspelt one, if it is close enough to be the intent.
+fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let limit = (unknown.chars().count() / 3).clamp(1, 3);
+    known
+        .iter()
+        .map(|k| (edit_distance(unknown, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{edit_distance, unknown_key_message};
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("path_prefix", "path_prefix"), 0);
+        assert_eq!(edit_distance("pathprefix", "path_prefix"), 1);
+    }
+
+    #[test]
+    fn close_misspellings_get_a_suggestion_and_others_the_list() {
+        let known = ["path", "path_prefix", "upstream"];
+        assert_eq!(
+            unknown_key_message("path_prefx", &known),
+            "unknown key; did you mean `path_prefix`?"
+        );
+        assert_eq!(
+            unknown_key_message("upstreams", &known),
+            "unknown key; did you mean `upstream`?"
+        );
+        assert_eq!(
+            unknown_key_message("timeout", &known),
+            "unknown key; expected one of `path`, `path_prefix`, `upstream`"
+        );
+        assert_eq!(unknown_key_message("x", &[]), "unknown key");
+    }
 }

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{MINIMAL, before, edit, ok, plus};
+use common::{MINIMAL, before, edit, ok};
 use outscope_config::*;
 
 #[test]
@@ -254,7 +254,13 @@ fn exact_hosts_and_the_other_host_header_modes() {
 
 #[test]
 fn rate_limit_defaults_burst_to_requests_and_redis_errors_to_local() {
-    let config = ok(&plus(
+    // Certificate-subject keys need a listener that asks for client certificates.
+    let mtls = edit(
+        "[listeners.tls]",
+        "[listeners.tls]\nclient_auth = \"optional\"\nclient_ca = \"file:///ca.pem\"",
+    );
+    let config = ok(&format!(
+        "{mtls}\n{}",
         "[redis]\nurl = \"redis://127.0.0.1:6379\"\n\
          [[rate_limits]]\nname = \"a\"\nkey = \"client_ip\"\nrequests = 7\nper = \"10s\"\n\
          [[rate_limits]]\nname = \"b\"\nkey = \"route\"\nrequests = 1\nper = \"1h\"\nburst = 3\nbackend = \"redis\"\n\

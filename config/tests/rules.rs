@@ -86,7 +86,13 @@ fn structure() {
             "a misspelt top-level section is refused",
             plus("[limit]\nmax_headers = 5"),
             "limit",
-            "unknown key; expected one of",
+            "unknown key; did you mean `limits`?",
+        ),
+        case(
+            "an unknown key unlike any known one lists the keys that are allowed",
+            plus("[shutdown]\ngrace = \"5s\""),
+            "shutdown.grace",
+            "unknown key; expected one of `drain_delay`, `drain_timeout`",
         ),
         case(
             "an unknown key inside a nested table is refused with its full path",
@@ -501,6 +507,12 @@ fn rate_limits_and_redis() {
             plus(&format!("{LIMIT}{LIMIT}")),
             "rate_limits[1].name",
             "duplicate name; already used by rate_limits[0]",
+        ),
+        case(
+            "a client-certificate key needs a listener that asks for certificates",
+            plus(&LIMIT.replace("client_ip", "client_cert_subject")),
+            "rate_limits[0].key",
+            "no listener asks for client certificates",
         ),
         case(
             "a redis backend needs a [redis] section",

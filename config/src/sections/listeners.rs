@@ -18,6 +18,19 @@ pub(crate) struct Listeners {
     addresses: Vec<(SocketAddr, At)>,
 }
 
+impl Listeners {
+    /// Whether some listener asks for client certificates; `None` when the listeners
+    /// could not be read (so rules that depend on it stay quiet).
+    pub(crate) fn any_client_auth(&self) -> Option<bool> {
+        let listeners = self.built.as_ref()?;
+        Some(
+            listeners
+                .iter()
+                .any(|l| l.tls.client_auth != ClientAuth::None),
+        )
+    }
+}
+
 pub(crate) fn listeners(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Listeners {
     let entries = node.as_ref().map(|n| tables(cx, n)).unwrap_or_default();
     if node

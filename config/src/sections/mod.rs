@@ -183,6 +183,9 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
     };
     let routes = routes::routes(cx, root.get("routes"), &targets);
     rate_limits::require_redis(cx, &rate_limits, redis_node.is_some());
+    if let Some(any) = listeners.any_client_auth() {
+        rate_limits::require_client_auth(cx, &rate_limits, any);
+    }
     if let Some((admin, admin_at)) = &admin {
         listeners::check_admin_address(cx, admin.address, admin_at, &listeners);
     }

@@ -12,23 +12,26 @@ use crate::walk::{Node, Table};
 pub(crate) struct RateLimits {
     pub(crate) built: Option<Vec<RateLimit>>,
     pub(crate) names: HashMap<String, usize>,
-    /// Where `backend = "redis"` was written, one entry per rate limit using it.
-    uses_redis: Vec<At>,
+    seen: Seen,
+}
+
+/// Settings other sections constrain, and where they were written.
+#[derive(Default)]
+struct Seen {
+    /// `backend = "redis"`: needs a `[redis]` section.
+    redis: Vec<At>,
+    /// `key = "client_cert_subject"`: needs a listener that asks for client certificates.
+    cert_subject: Vec<At>,
 }
 
 pub(crate) fn rate_limits(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> RateLimits {
     let entries = node.as_ref().map(|n| tables(cx, n)).unwrap_or_default();
     let mut names = Vec::new();
     let mut built = Vec::new();
-    let mut uses_redis = Vec::new();
+    let mut seen = Seen::default();
     for (i, mut t) in entries.into_iter().enumerate() {
         let name = named(cx, &mut t);
-        let limit = rate_limit(
-            cx,
-            t,
-            name.as_ref().map(|n| n.name.clone()),
-            &mut uses_redis,
-        );
+        let limit = rate_limit(cx, t, name.as_ref().map(|n| n.name.clone()), &mut seen);
         names.push((i, name));
         built.push(limit);
     }
@@ -36,7 +39,7 @@ pub(crate) fn rate_limits(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> RateLi
     RateLimits {
         built: built.into_iter().collect(),
         names,
-        uses_redis,
+        seen,
     }
 }
 
@@ -50,9 +53,13 @@ fn rate_limit(
     cx: &mut Cx<'_>,
     mut t: Table<'_, '_>,
     name: Option<String>,
-    uses_redis: &mut Vec<At>,
+    seen: &mut Seen,
 ) -> Option<RateLimit> {
-    let key = required(cx, &mut t, "key", key);
+    let key_node = t.required(cx, "key");
+    let key = key_node.as_ref().and_then(|node| key(cx, node));
+    if let (Some(RateLimitKey::ClientCertSubject), Some(node)) = (&key, &key_node) {
+        seen.cert_subject.push(node.at());
+    }
     let requests = required(cx, &mut t, "requests", nonzero_u32);
     let per = required(cx, &mut t, "per", positive_duration);
     let burst = match t.get("burst") {
@@ -69,7 +76,7 @@ fn rate_limit(
         None => Some(Backend::Local),
     };
     if let (Some(Backend::Redis), Some(node)) = (backend, &backend_node) {
-        uses_redis.push(node.at());
+        seen.redis.push(node.at());
     }
     let on_error = t.get("on_redis_error").map(|node| {
         if backend == Some(Backend::Local) {
@@ -128,7 +135,20 @@ pub(crate) fn require_redis(cx: &mut Cx<'_>, limits: &RateLimits, have_redis: bo
     if have_redis {
         return;
     }
-    for at in &limits.uses_redis {
+    for at in &limits.seen.redis {
         at.report(cx, "backend = \"redis\" needs a [redis] section");
+    }
+}
+
+/// A client-certificate key needs a listener that asks for client certificates; without
+/// one, every request would share a single bucket.
+pub(crate) fn require_client_auth(cx: &mut Cx<'_>, limits: &RateLimits, any_client_auth: bool) {
+    if any_client_auth {
+        return;
+    }
+    for at in &limits.seen.cert_subject {
+        let message = "no listener asks for client certificates (client_auth is \"none\" \
+                       everywhere), so every request would share one bucket";
+        at.report(cx, message);
     }
 }
