@@ -190,3 +190,30 @@ async fn after_a_failure_redis_is_skipped_for_the_pause() {
     );
     assert_eq!(decision.decided_by(), DecidedBy::FallbackLocal);
 }
+
+#[tokio::test]
+async fn when_redis_comes_back_it_decides_again() {
+    let mut redis = RedisServer::start();
+    let limiter = shared(
+        instance(redis.url(), &unique_prefix("back")),
+        OnRedisError::Local,
+    );
+    assert_eq!(
+        limiter.check(b"client").await.decided_by(),
+        DecidedBy::Redis
+    );
+
+    redis.stop();
+    assert_eq!(
+        limiter.check(b"client").await.decided_by(),
+        DecidedBy::FallbackLocal
+    );
+
+    redis.restart(); // same port, empty: the budget starts over
+    // The first check may still meet the dead connection; the reconnect follows at once.
+    let mut decided = Vec::new();
+    for _ in 0..3 {
+        decided.push(limiter.check(b"client").await.decided_by());
+    }
+    assert_eq!(decided.last(), Some(&DecidedBy::Redis), "{decided:?}");
+}

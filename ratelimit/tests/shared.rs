@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use outscope_ratelimit::{DecidedBy, Decision, OnRedisError};
+use outscope_ratelimit::{DecidedBy, Decision, FakeRelativeClock, OnRedisError};
 use outscope_testkit::shared_redis;
 use support::{inspect, instance, shared, unique_prefix};
 
@@ -160,5 +160,68 @@ async fn the_budget_refills_on_redis_time() {
         remaining(limiter.check(b"client").await),
         Some(1),
         "two requests came back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_through_two_instances_never_overspend() {
+    let redis = shared_redis();
+    let prefix = unique_prefix("race");
+    let policy = outscope_ratelimit::Policy {
+        requests: std::num::NonZeroU32::new(50).unwrap(),
+        per: HOUR,
+        burst: std::num::NonZeroU32::new(50).unwrap(),
+    };
+    let make = |prefix: &str| {
+        let backend = instance(redis.url(), prefix);
+        outscope_ratelimit::SharedLimiter::new("race", policy, backend, OnRedisError::FailClosed)
+            .unwrap()
+    };
+    let instances = [
+        std::sync::Arc::new(make(&prefix)),
+        std::sync::Arc::new(make(&prefix)),
+    ];
+
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let limiter = instances[i % 2].clone();
+        tasks.push(tokio::spawn(async move { limiter.check(b"hot-key").await }));
+    }
+    let mut allowed = 0;
+    for task in tasks {
+        let decision = task.await.unwrap();
+        assert_eq!(decision.decided_by(), DecidedBy::Redis, "{decision:?}");
+        allowed += usize::from(decision.is_allowed());
+    }
+
+    assert_eq!(allowed, 50, "the burst of 50 was spent exactly once");
+}
+
+#[tokio::test]
+async fn instance_clocks_do_not_matter_redis_time_decides() {
+    let redis = shared_redis();
+    let prefix = unique_prefix("skew");
+    let (behind, ahead) = (FakeRelativeClock::default(), FakeRelativeClock::default());
+    ahead.advance(Duration::from_secs(6 * 3600)); // six hours ahead of its peer
+    let make = |clock| {
+        outscope_ratelimit::SharedLimiter::with_clock(
+            "per-key",
+            support::three_per_hour(),
+            instance(redis.url(), &prefix),
+            OnRedisError::Local,
+            clock,
+        )
+        .unwrap()
+    };
+    let (east, west) = (make(behind), make(ahead));
+
+    for limiter in [&east, &west, &east] {
+        assert!(limiter.check(b"client").await.is_allowed());
+    }
+
+    assert_eq!(
+        remaining(west.check(b"client").await),
+        None,
+        "west's clock refilled nothing"
     );
 }

@@ -30,6 +30,10 @@ pub(crate) struct Recipe<'a> {
 /// A running child process and its scratch directory (holding its log).
 pub(crate) struct ServiceProcess {
     name: String,
+    program: String,
+    install_hint: String,
+    args: Vec<String>,
+    ready: fn(u16) -> bool,
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
@@ -46,13 +50,30 @@ impl ServiceProcess {
     pub(crate) fn start(
         recipe: &Recipe<'_>,
         args: impl Fn(u16, &PathBuf) -> Vec<String>,
-        ready: impl Fn(u16) -> bool,
+        ready: fn(u16) -> bool,
     ) -> Self {
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port(recipe);
             let dir = scratch_dir(recipe.name, port);
-            let mut process = Self::spawn(recipe, &args(port, &dir), port, dir);
-            match process.wait_ready(&ready) {
+            if let Err(err) = fs::create_dir_all(&dir) {
+                panic!(
+                    "{}: cannot create scratch dir {}: {err}",
+                    recipe.name,
+                    dir.display()
+                );
+            }
+            let mut process = Self {
+                name: recipe.name.to_owned(),
+                program: recipe.program.to_owned(),
+                install_hint: recipe.install_hint.to_owned(),
+                args: args(port, &dir),
+                ready,
+                child: None,
+                port,
+                dir,
+            };
+            process.spawn();
+            match process.wait_ready() {
                 Ok(()) => return process,
                 Err(Attempt::PortTaken) => drop(process),
             }
@@ -63,51 +84,56 @@ impl ServiceProcess {
         );
     }
 
-    fn spawn(recipe: &Recipe<'_>, args: &[String], port: u16, dir: PathBuf) -> Self {
-        if let Err(err) = fs::create_dir_all(&dir) {
+    /// Starts the child again on the same port (after [`stop`](Self::stop)), e.g. to test
+    /// recovery. Panics when it does not come back (the port may have been taken meanwhile).
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+        if self.wait_ready().is_err() {
             panic!(
-                "{}: cannot create scratch dir {}: {err}",
-                recipe.name,
-                dir.display()
+                "{}: port {} was taken while it was stopped",
+                self.name, self.port
             );
         }
-        let log = match File::create(dir.join("service.log")) {
+    }
+
+    fn spawn(&mut self) {
+        // Append: a restarted service keeps the log of its previous life.
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("service.log"));
+        let log = match log {
             Ok(log) => log,
-            Err(err) => panic!("{}: cannot create its log file: {err}", recipe.name),
+            Err(err) => panic!("{}: cannot open its log file: {err}", self.name),
         };
         let log_err = match log.try_clone() {
             Ok(log) => log,
-            Err(err) => panic!("{}: cannot clone its log file handle: {err}", recipe.name),
+            Err(err) => panic!("{}: cannot clone its log file handle: {err}", self.name),
         };
-        let spawned = Command::new(recipe.program)
-            .args(args)
-            .current_dir(&dir)
+        let spawned = Command::new(&self.program)
+            .args(&self.args)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
             .spawn();
-        let child = match spawned {
-            Ok(child) => child,
+        match spawned {
+            Ok(child) => self.child = Some(child),
             Err(err) if err.kind() == io::ErrorKind::NotFound => panic!(
                 "{} is not installed (`{}` not found on PATH). Install it with `{}`, \
                  or run `scripts/services start` (it installs what is missing).",
-                recipe.name, recipe.program, recipe.install_hint
+                self.name, self.program, self.install_hint
             ),
-            Err(err) => panic!("{}: cannot start `{}`: {err}", recipe.name, recipe.program),
-        };
-        Self {
-            name: recipe.name.to_owned(),
-            child: Some(child),
-            port,
-            dir,
+            Err(err) => panic!("{}: cannot start `{}`: {err}", self.name, self.program),
         }
     }
 
     /// Polls `ready` until it answers, the child exits, or the deadline passes.
-    fn wait_ready(&mut self, ready: &impl Fn(u16) -> bool) -> Result<(), Attempt> {
+    fn wait_ready(&mut self) -> Result<(), Attempt> {
         let deadline = Instant::now() + STARTUP_DEADLINE;
         loop {
-            if ready(self.port) {
+            if (self.ready)(self.port) {
                 return Ok(());
             }
             if let Some(status) = self.exit_status() {

@@ -69,6 +69,12 @@ impl RedisServer {
         self.process.stop();
     }
 
+    /// Starts the server again on the same port, empty (no persistence), e.g. to test that
+    /// clients recover after an outage.
+    pub fn restart(&mut self) {
+        self.process.restart();
+    }
+
     /// The tail of the server's log, for assertion messages.
     pub fn log_tail(&self) -> String {
         self.process.log_tail()

@@ -24,6 +24,19 @@ fn redis_starts_answers_and_stops() {
 }
 
 #[test]
+fn a_stopped_redis_restarts_on_the_same_port() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    redis.stop();
+    assert!(!accepts_connections(port));
+
+    redis.restart();
+
+    assert_eq!(redis.port(), port);
+    assert!(redis.is_running(), "log: {}", redis.log_tail());
+}
+
+#[test]
 fn two_redis_servers_get_different_ports() {
     let a = RedisServer::start();
     let b = RedisServer::start();
