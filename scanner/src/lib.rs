@@ -1,1 +1,150 @@
-//! Placeholder until the scanner lands.
+//! outscope-scanner: finds card numbers (PAN), track data and card fields (CVV, expiry,
+//! cardholder) in bytes. Pure: no I/O, no async, no logging. See `DESIGN.md`.
+//!
+//! ```
+//! use outscope_scanner::{scan, Kind, Mode};
+//! let body = br#"{"card":{"number":"4242 4242 4242 4242","cvc":"123"}}"#;
+//! let findings = scan(body, Mode::Json);
+//! assert_eq!(findings[0].kind, Kind::Pan);
+//! assert_eq!(findings[0].key_path.as_deref(), Some("card.number"));
+//! assert_eq!(&body[findings[0].span.clone()], b"4242 4242 4242 4242");
+//! ```
+
+mod chars;
+mod core;
+mod finding;
+mod form;
+mod iin;
+mod json;
+mod keys;
+pub mod oracle;
+mod prefilter;
+mod raw;
+mod simd;
+mod utf8;
+
+pub use finding::{Brand, Field, Finding, How, Kind, Pan, PanDigits, SecretBytes};
+pub use simd::{Isa, available_isas, detected_isa};
+
+/// How to read the input.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Mode {
+    /// Text, XML, logs, headers: UTF-8 digits and separators.
+    Raw,
+    /// JSON: strings decoded, numbers normalized, key paths, sensitive keys, nested JSON.
+    Json,
+    /// `application/x-www-form-urlencoded` bodies and query strings.
+    Form,
+}
+
+/// A scanner for one mode, using one instruction set.
+#[derive(Clone, Copy, Debug)]
+pub struct Scanner {
+    mode: Mode,
+    isa: Isa,
+}
+
+impl Scanner {
+    /// A scanner using the best instruction set of this CPU.
+    pub fn new(mode: Mode) -> Scanner {
+        Scanner { mode, isa: detected_isa() }
+    }
+
+    /// A scanner forced to `isa` (for tests and benchmarks); `None` if the CPU lacks it.
+    pub fn with_isa(mode: Mode, isa: Isa) -> Option<Scanner> {
+        available_isas().contains(&isa).then_some(Scanner { mode, isa })
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Scans a whole input. Findings are in the order they were completed.
+    pub fn scan(&self, input: &[u8]) -> Vec<Finding> {
+        if self.mode == Mode::Json && !prefilter::json_needs_exact(self.isa, input) {
+            return Vec::new();
+        }
+        let mut stream = self.stream();
+        let mut out = Vec::new();
+        stream.feed(input, &mut out);
+        stream.finish(&mut out);
+        out
+    }
+
+    /// A streaming scan: feed chunks in order; results never depend on chunk boundaries.
+    pub fn stream(&self) -> Stream {
+        let inner = match self.mode {
+            Mode::Raw => Inner::Raw(Box::new(raw::Raw::new(self.isa))),
+            Mode::Json => Inner::Json(Box::new(json::Json::new(self.isa))),
+            Mode::Form => Inner::Form(Box::default()),
+        };
+        Stream { inner }
+    }
+}
+
+enum Inner {
+    Raw(Box<raw::Raw>),
+    Json(Box<json::Json>),
+    Form(Box<form::Form>),
+}
+
+/// A scan over a sequence of chunks. Spans are offsets in the whole stream.
+pub struct Stream {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stream { .. }")
+    }
+}
+
+impl Stream {
+    /// Scans the next chunk, appending completed findings to `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Finding>) {
+        match &mut self.inner {
+            Inner::Raw(m) => m.feed(chunk, out),
+            Inner::Json(m) => m.feed(chunk, out),
+            Inner::Form(m) => m.feed(chunk, out),
+        }
+    }
+
+    /// Ends the stream, appending the last findings.
+    pub fn finish(&mut self, out: &mut Vec<Finding>) {
+        match &mut self.inner {
+            Inner::Raw(m) => m.finish(out),
+            Inner::Json(m) => m.finish(out),
+            Inner::Form(m) => m.finish(out),
+        }
+    }
+
+    /// JSON mode: the offset of the first syntax error, after which the rest of the input
+    /// was scanned in raw mode (`None` in other modes, or for valid JSON so far).
+    pub fn json_error(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::Json(m) => m.error_at,
+            _ => None,
+        }
+    }
+}
+
+/// Scans `input` in `mode` with the best instruction set of this CPU.
+pub fn scan(input: &[u8], mode: Mode) -> Vec<Finding> {
+    Scanner::new(mode).scan(input)
+}
+
+/// True when `input` holds a PAN or track data (fields by key name do not count).
+pub fn contains_pan(input: &[u8], mode: Mode) -> bool {
+    scan(input, mode).iter().any(|f| f.pan().is_some())
+}
+
+/// The cheapest egress check: false guarantees that no mode finds a PAN or track data in
+/// `input` (no run of 12 digit-like bytes, no escape that could hide one). True means
+/// "run [`contains_pan`]".
+pub fn might_contain_pan(input: &[u8]) -> bool {
+    let isa = detected_isa();
+    prefilter::next_flag(isa, input, 0, 0).is_some()
+        || memchr::memchr3(b'\\', b'%', b'+', input).is_some()
+        || prefilter::json_needs_exact(isa, input)
+}
