@@ -126,3 +126,18 @@ fn several_syntax_errors_are_all_reported() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn windows_line_endings_and_a_byte_order_mark_do_not_shift_locations() {
+    let bad = MINIMAL.replace("name = \"all\"", "name = \"a l\"");
+    let line = MINIMAL.lines().position(|l| l == "name = \"all\"").unwrap() as u32 + 1;
+    let want = [(Some(line), Some(8), "routes[0].name")];
+    for text in [bad.replace('\n', "\r\n"), format!("\u{feff}{bad}")] {
+        let problems = found(&text);
+        assert_eq!(
+            problems.iter().map(at).collect::<Vec<_>>(),
+            want,
+            "{text:?}"
+        );
+    }
+}
