@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use http::{Method, Request, StatusCode, Version};
-use outscope_telemetry::{AccessLog, BuildInfo, ConnectionGuard, Health, Metrics};
+use outscope_telemetry::{
+    AccessLog, BuildInfo, Check, ConnectionGuard, Health, Metrics, Requirement,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::errors::ProxyError;
@@ -19,6 +21,8 @@ pub struct App {
     connections: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// Readiness of the Redis that shared rate limits use (reported, not required).
+    redis: Check,
 }
 
 /// What the pipeline reports about a finished request.
@@ -49,7 +53,12 @@ impl App {
         let max = runtime.config.limits.max_connections;
         runtime.publish_certificates(&metrics);
         metrics.config_loaded(SystemTime::now());
+        let redis = health.register("redis", Requirement::Optional);
+        if runtime.config.redis.is_none() {
+            redis.set_up();
+        }
         Arc::new(Self {
+            redis,
             runtime: ArcSwap::from_pointee(runtime),
             connections: Arc::new(Semaphore::new(max)),
             metrics,
@@ -118,15 +127,25 @@ impl App {
             .map(|m| m.connection_opened())
     }
 
-    /// Phase 3: applies the route's rate limits in order.
+    /// Phase 3: applies the route's rate limits in order; returns the headers to add.
     pub async fn rate_limit<B>(
         &self,
-        _rt: &Runtime,
-        _conn: &ConnInfo,
-        _route: usize,
-        _req: &Request<B>,
-    ) -> Result<(), ProxyError> {
-        Ok(())
+        rt: &Runtime,
+        conn: &ConnInfo,
+        route: &outscope_config::Route,
+        req: &Request<B>,
+    ) -> Result<Option<outscope_ratelimit::headers::RateLimitHeaders>, ProxyError> {
+        let source = crate::limits::KeySource {
+            client_ip: crate::forward::headers::client_ip(
+                conn.peer.ip(),
+                req.headers(),
+                &rt.config.forwarding.trusted_proxies,
+            ),
+            headers: req.headers(),
+            client_cert_subject: conn.client_cert_subject.as_deref(),
+            route: &route.name,
+        };
+        crate::limits::apply(&rt.limits, route, &source, &self.redis).await
     }
 
     /// Counts an upstream failure.

@@ -109,6 +109,7 @@ fn validate(path: &Path, offline: bool) -> ExitCode {
         && let Err(e) = crate::runtime::Runtime::build(
             std::sync::Arc::new(config.clone()),
             &crate::app::new_metrics(),
+            None,
         )
     {
         eprintln!("{}: {e}", path.display());

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod errors;
 pub mod forward;
 pub mod lifecycle;
+pub mod limits;
 pub mod pipeline;
 pub mod routing;
 pub mod runtime;

@@ -68,7 +68,7 @@ async fn bind(name: &str, address: SocketAddr) -> Result<TcpListener, StartError
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::new(config);
     let metrics = app::new_metrics();
-    let runtime = Runtime::build(config.clone(), &metrics)?;
+    let runtime = Runtime::build(config.clone(), &metrics, None)?;
     let mut listeners = Vec::new();
     for l in &config.listeners {
         listeners.push(bind(&l.name, l.address).await?);
@@ -158,7 +158,7 @@ impl Running {
         if !same_listeners {
             return Err(ReloadError::ListenersChanged);
         }
-        let runtime = Runtime::build(Arc::new(config), &self.app.metrics)?;
+        let runtime = Runtime::build(Arc::new(config), &self.app.metrics, Some(&current))?;
         self.app.install(runtime);
         Ok(())
     }

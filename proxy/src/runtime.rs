@@ -10,6 +10,7 @@ use outscope_telemetry::{
 };
 
 use crate::forward::UpstreamClient;
+use crate::limits::{self, ConfiguredLimit, LimitsError};
 use crate::tls::TlsError;
 use crate::tls::server::{ServerTls, build as build_server_tls};
 
@@ -24,6 +25,8 @@ pub struct Runtime {
     pub route_metrics: Vec<RouteMetrics>,
     pub listener_metrics: Vec<ListenerMetrics>,
     pub upstream_metrics: Vec<UpstreamMetrics>,
+    /// Parallel to `config.rate_limits`.
+    pub limits: Vec<Arc<ConfiguredLimit>>,
 }
 
 /// Why a configuration could not be put into effect.
@@ -33,11 +36,18 @@ pub enum BuildError {
     ListenerTls { listener: String, source: TlsError },
     #[error("upstream {upstream}: {source}")]
     UpstreamTls { upstream: String, source: TlsError },
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
 }
 
 impl Runtime {
     /// Loads every certificate and key and builds every client. Fails without side effects.
-    pub fn build(config: Arc<Config>, metrics: &Metrics) -> Result<Self, BuildError> {
+    /// `previous` is the generation being replaced: unchanged rate limits keep their state.
+    pub fn build(
+        config: Arc<Config>,
+        metrics: &Metrics,
+        previous: Option<&Runtime>,
+    ) -> Result<Self, BuildError> {
         let listeners = config
             .listeners
             .iter()
@@ -63,6 +73,11 @@ impl Runtime {
             metrics.bind_listeners(config.listeners.iter().map(|l| l.name.as_str()));
         let upstream_metrics =
             metrics.bind_upstreams(config.upstreams.iter().map(|u| u.name.as_str()));
+        let (old_limits, old_redis) = match previous {
+            Some(p) => (p.limits.as_slice(), p.config.redis.as_ref()),
+            None => (&[][..], None),
+        };
+        let limits = limits::build(&config, metrics, old_limits, old_redis)?;
         Ok(Self {
             config,
             listeners,
@@ -70,6 +85,7 @@ impl Runtime {
             route_metrics,
             listener_metrics,
             upstream_metrics,
+            limits,
         })
     }
 

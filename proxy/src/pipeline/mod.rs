@@ -30,6 +30,7 @@ struct Outcome {
     route: Option<usize>,
     error: Option<&'static str>,
     request_bytes: u64,
+    rate_headers: Option<outscope_ratelimit::headers::RateLimitHeaders>,
 }
 
 /// The response body size when known up front (fixed bodies, upstream Content-Length).
@@ -57,6 +58,9 @@ pub async fn handle(
         respond(&err, id_value.to_str().unwrap_or_default())
     });
     resp.headers_mut().insert(id_name, id_value.clone());
+    for (name, value) in crate::limits::header_pairs(outcome.rate_headers.as_ref()) {
+        resp.headers_mut().insert(name, value);
+    }
     app.record(
         &rt,
         &conn,
@@ -94,7 +98,7 @@ async fn drive(
     )
     .ok_or(ProxyError::NoRoute)?;
     outcome.route = Some(route_index);
-    app.rate_limit(rt, conn, route_index, &req).await?;
+    outcome.rate_headers = app.rate_limit(rt, conn, route, &req).await?;
     let upgrade = if head.wants_upgrade {
         if !route.allow_upgrade || req.version() != http::Version::HTTP_11 {
             return Err(ProxyError::UpgradeRefused);

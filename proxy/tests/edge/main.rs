@@ -6,5 +6,6 @@ mod forwarding;
 mod framing;
 mod lifecycle;
 mod limits;
+mod ratelimit;
 mod support;
 mod tls;
