@@ -106,7 +106,10 @@ pub fn parse_with(text: &str, base_dir: &Path, checks: &Checks) -> Result<Config
     for error in &errors {
         let message = syntax_error::message(error.message());
         match error.span() {
-            Some(span) => report.at(&KeyPath::root(), span, message),
+            Some(span) => {
+                let path = syntax_error::key_path_at(doc.get_ref(), span.start);
+                report.at(&path, span, message);
+            }
             None => report.nowhere(&KeyPath::root(), message),
         }
     }

@@ -4,6 +4,11 @@
 //! could be a secret. So a message is passed on only when it is one of the known fixed
 //! descriptions; anything else becomes a generic one.
 
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::report::KeyPath;
+
 /// Descriptions toml 0.9 reports that quote no input.
 const KNOWN: &[&str] = &[
     "duplicate key",
@@ -57,6 +62,34 @@ const KNOWN: &[&str] = &[
     "cannot extend value of type inline table with a dotted key",
     "recursion limit",
 ];
+
+/// The deepest key whose key or value covers `offset` in the partly parsed document, so a
+/// syntax error inside `methods = ["GET",,]` is reported at `routes[0].methods`. Root when
+/// nothing covers it (the parser dropped the broken part).
+pub(crate) fn key_path_at(doc: &DeTable<'_>, offset: usize) -> KeyPath {
+    deepest(doc, &KeyPath::root(), offset).unwrap_or_else(KeyPath::root)
+}
+
+fn deepest(table: &DeTable<'_>, path: &KeyPath, offset: usize) -> Option<KeyPath> {
+    table.iter().find_map(|(key, value)| {
+        let path = path.key(key.get_ref());
+        let inside = deeper(value, &path, offset);
+        let covers = key.span().contains(&offset) || value.span().contains(&offset);
+        inside.or_else(|| covers.then_some(path))
+    })
+}
+
+fn deeper(value: &Spanned<DeValue<'_>>, path: &KeyPath, offset: usize) -> Option<KeyPath> {
+    match value.get_ref() {
+        DeValue::Table(table) => deepest(table, path, offset),
+        DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let path = path.index(i);
+            let inside = deeper(item, &path, offset);
+            inside.or_else(|| item.span().contains(&offset).then_some(path))
+        }),
+        _ => None,
+    }
+}
 
 /// Our message for one of toml's.
 pub(crate) fn message(toml_message: &str) -> String {

@@ -107,14 +107,24 @@ fn columns_count_characters_not_bytes() {
 }
 
 #[test]
-fn syntax_errors_carry_their_location_and_no_key_path() {
+fn syntax_errors_carry_their_location_and_the_key_they_broke() {
     let problems = found("[log]\nlevel = \"info\"\nformat = json\n");
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert_eq!(at(&problems[0]), (Some(3), Some(10), ""));
+    assert_eq!(at(&problems[0]), (Some(3), Some(10), "log.format"));
     assert_eq!(
         problems[0].to_string(),
-        "3:10 invalid TOML: string values must be quoted"
+        "3:10 log.format: invalid TOML: string values must be quoted"
     );
+    let problems = found("[[routes]]\nname = \"a\"\nmethods = [\"GET\",,]\n");
+    assert_eq!(at(&problems[0]), (Some(3), Some(18), "routes[0].methods"));
+}
+
+#[test]
+fn a_syntax_error_the_parser_could_not_place_has_no_key_path() {
+    let problems = found("[a]\nb = 1\nb = 2\n");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(at(&problems[0]), (Some(3), Some(1), ""));
+    assert_eq!(problems[0].message, "invalid TOML: duplicate key");
 }
 
 #[test]

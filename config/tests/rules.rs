@@ -833,7 +833,7 @@ fn syntax_errors_are_located_and_reworded() {
         case(
             "an unquoted string value",
             plus("[log]\nlevel = debug"),
-            "",
+            "log.level",
             "invalid TOML: string values must be quoted",
         ),
         case(
