@@ -113,8 +113,8 @@ impl Raw {
         }
         if (12..=19).contains(&n) {
             let mut vals = [0u8; 19];
-            for (v, b) in vals.iter_mut().zip(rest) {
-                *v = b - b'0';
+            for (v, b) in vals.iter_mut().zip(rest.iter().take(n)) {
+                *v = b.wrapping_sub(b'0');
             }
             if crate::iin::validate(vals.get(..n)?).is_some() {
                 return None;

@@ -1,0 +1,224 @@
+//! Property tests: the fast scanner equals the naive oracle, on every ISA and for every
+//! chunking; JSON and form decoding equal the oracle applied to the decoded strings.
+mod common;
+use common::*;
+use outscope_scanner::{Mode, available_isas, oracle};
+use proptest::prelude::*;
+
+const PANS: &[&str] = &[
+    "4242424242424242",
+    "4000056655665556",
+    "5555555555554444",
+    "2223003122003222",
+    "378282246310005",
+    "6011111111111117",
+    "3056930009020004",
+    "36227206271667",
+    "3566002020360505",
+    "6200000000000005",
+    "4222222222222", // Visa's 13-digit test number
+];
+
+const SEPS: &[&str] = &[" ", "-", ".", "_", "\u{a0}", "\u{ad}", "\u{200b}", "\u{2009}", "\u{3000}", "\u{feff}"];
+
+fn unicode_digit() -> impl Strategy<Value = String> {
+    (prop::sample::select(vec![0x30u32, 0xFF10, 0x0660, 0x0966, 0x1D7CE]), 0u32..10)
+        .prop_map(|(z, d)| char::from_u32(z + d).map(String::from).unwrap_or_default())
+}
+
+/// Text made of pieces that exercise the scanner: PANs (plain, separated), digits,
+/// separators, track data sentinels, Unicode digits and random characters.
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(PANS).prop_map(str::to_owned),
+        3 => (prop::sample::select(PANS), prop::sample::select(SEPS), 1usize..6, 1usize..5).prop_map(|(p, s, k, r)| {
+            p.as_bytes().chunks(k).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(&s.repeat(r))
+        }),
+        2 => "[0-9]{1,20}",
+        2 => prop::sample::select(SEPS).prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["=", "^", "B", "%", ";", "?", "%B", "=2812101000", "^DOE/J^"]).prop_map(str::to_owned),
+        1 => unicode_digit(),
+        1 => "\\PC{0,3}",
+        1 => "[a-z,/: ]{1,4}",
+    ]
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(piece(), 0..24).prop_map(|v| v.concat())
+}
+
+fn oracle_view(input: &[u8]) -> Vec<View> {
+    sorted(oracle::raw(input).into_iter().map(|(k, s, d)| (k.to_owned(), s, d, None)).collect())
+}
+
+fn kinds_and_digits(v: &[View]) -> Vec<(String, String)> {
+    let mut x: Vec<(String, String)> =
+        v.iter().filter(|f| matches!(f.0.as_str(), "pan" | "track1" | "track2")).map(|f| (f.0.clone(), f.2.clone())).collect();
+    x.sort();
+    x
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn raw_equals_oracle_on_generated_text(t in text(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let want = oracle_view(t.as_bytes());
+        for isa in available_isas() {
+            prop_assert_eq!(&scan_isa(t.as_bytes(), Mode::Raw, isa), &want, "{:?} whole", isa);
+            prop_assert_eq!(&scan_chunks(t.as_bytes(), Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
+        }
+    }
+
+    #[test]
+    fn raw_equals_oracle_on_arbitrary_bytes(b in prop::collection::vec(any::<u8>(), 0..300), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let want = oracle_view(&b);
+        for isa in available_isas() {
+            prop_assert_eq!(&scan_isa(&b, Mode::Raw, isa), &want, "{:?} whole", isa);
+            prop_assert_eq!(&scan_chunks(&b, Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
+        }
+    }
+
+    #[test]
+    fn long_inputs_cross_simd_blocks(t in prop::collection::vec(text(), 1..8), pad in 0usize..70) {
+        let filler = "x".repeat(pad);
+        let s = t.join(&filler);
+        let want = oracle_view(s.as_bytes());
+        for isa in available_isas() {
+            prop_assert_eq!(&scan_isa(s.as_bytes(), Mode::Raw, isa), &want, "{:?}", isa);
+        }
+    }
+
+    #[test]
+    fn json_and_form_are_chunking_independent(t in text(), b in prop::collection::vec(any::<u8>(), 0..64), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let mut input = t.into_bytes();
+        input.extend_from_slice(&b);
+        for mode in [Mode::Json, Mode::Form] {
+            for isa in available_isas() {
+                let whole = scan_isa(&input, mode, isa);
+                prop_assert_eq!(&scan_chunks(&input, mode, isa, &[]), &whole, "{:?} {:?} stream", mode, isa);
+                prop_assert_eq!(&scan_chunks(&input, mode, isa, &cuts), &whole, "{:?} {:?} chunks", mode, isa);
+            }
+        }
+    }
+
+    #[test]
+    fn json_decoding_equals_oracle_on_decoded_strings(doc in json_doc(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let (text, strings) = doc;
+        let mut want: Vec<View> = Vec::new();
+        for s in &strings {
+            want.extend(oracle_view(s.as_bytes()));
+        }
+        let want = kinds_and_digits(&want);
+        for isa in available_isas() {
+            let got = scan_isa(text.as_bytes(), Mode::Json, isa);
+            prop_assert_eq!(&kinds_and_digits(&got), &want, "{:?} {}", isa, text);
+            prop_assert_eq!(&scan_chunks(text.as_bytes(), Mode::Json, isa, &cuts), &got, "{:?} chunks", isa);
+        }
+    }
+
+    #[test]
+    fn form_decoding_equals_oracle_on_decoded_parts(parts in prop::collection::vec((text(), text(), prop::collection::vec(any::<bool>(), 64)), 1..5), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let mut body = String::new();
+        let mut want: Vec<View> = Vec::new();
+        for (i, (k, v, enc)) in parts.iter().enumerate() {
+            if i > 0 {
+                body.push('&');
+            }
+            body.push_str(&form_encode(k, enc));
+            body.push('=');
+            body.push_str(&form_encode(v, enc));
+            want.extend(oracle_view(k.as_bytes()));
+            want.extend(oracle_view(v.as_bytes()));
+        }
+        let want = kinds_and_digits(&want);
+        for isa in available_isas() {
+            let got = scan_isa(body.as_bytes(), Mode::Form, isa);
+            prop_assert_eq!(&kinds_and_digits(&got), &want, "{:?} {}", isa, body);
+            prop_assert_eq!(&scan_chunks(body.as_bytes(), Mode::Form, isa, &cuts), &got, "{:?} chunks", isa);
+        }
+    }
+}
+
+/// Percent-encodes the bytes that must be encoded, and others when `enc` says so.
+fn form_encode(s: &str, enc: &[bool]) -> String {
+    let mut out = String::new();
+    for (i, b) in s.bytes().enumerate() {
+        let force = matches!(b, b'&' | b'=' | b'%' | b'+') || !b.is_ascii() && enc.get(i % 64) == Some(&true);
+        if b == b' ' && enc.get(i % 64) == Some(&true) {
+            out.push('+');
+        } else if force || enc.get(i % 64) == Some(&true) || b >= 0x80 && enc.get((i + 1) % 64) == Some(&true) {
+            out.push_str(&format!("%{b:02X}"));
+        } else if b.is_ascii() {
+            out.push(char::from(b));
+        } else {
+            // Keep UTF-8 sequences whole when not encoded.
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+/// A JSON string literal with every character randomly escaped (\uXXXX, surrogate pairs).
+fn json_string(s: &str, enc: &[bool]) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in s.chars().enumerate() {
+        let escape = enc.get(i % enc.len().max(1)) == Some(&true);
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || escape => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON document (objects, arrays, strings, small numbers) and its decoded strings.
+fn json_doc() -> impl Strategy<Value = (String, Vec<String>)> {
+    let leaf = prop_oneof![
+        (text(), prop::collection::vec(any::<bool>(), 1..8)).prop_map(|(s, e)| {
+            // A string starting with '{' or '[' would be scanned as nested JSON.
+            let s = if s.trim_start().starts_with(['{', '[']) { format!("x{s}") } else { s };
+            (json_string(&s, &e), vec![s])
+        }),
+        (0u32..100000).prop_map(|n| (n.to_string(), vec![])),
+        Just(("true".to_owned(), vec![])),
+        Just(("null".to_owned(), vec![])),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(|v| {
+                let text = format!("[{}]", v.iter().map(|x| x.0.clone()).collect::<Vec<_>>().join(","));
+                (text, v.into_iter().flat_map(|x| x.1).collect())
+            }),
+            prop::collection::vec(("[a-z_]{1,8}|\\PC{0,3}", prop::collection::vec(any::<bool>(), 1..4), inner), 0..6).prop_map(|v| {
+                let mut strings = Vec::new();
+                let members: Vec<String> = v
+                    .into_iter()
+                    .map(|(k, e, (val, s))| {
+                        strings.push(k.clone());
+                        strings.extend(s);
+                        format!("{} : {}", json_string(&k, &e), val)
+                    })
+                    .collect();
+                (format!("{{ {} }}", members.join(",\n")), strings)
+            }),
+        ]
+    })
+}
+
+#[test]
+fn every_isa_is_tested() {
+    // The scalar path always runs; on x86_64, SSE2 too.
+    let isas = available_isas();
+    assert!(isas.contains(&outscope_scanner::Isa::Scalar));
+    #[cfg(target_arch = "x86_64")]
+    assert!(isas.contains(&outscope_scanner::Isa::Sse2));
+}
