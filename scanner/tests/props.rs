@@ -118,6 +118,16 @@ proptest! {
     }
 
     #[test]
+    fn json_fast_path_equals_exact_stream(doc in json_doc_with(true), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let text = doc.0;
+        for isa in available_isas() {
+            let fast = scan_isa(text.as_bytes(), Mode::Json, isa);
+            prop_assert_eq!(&scan_chunks(text.as_bytes(), Mode::Json, isa, &[]), &fast, "{:?} stream", isa);
+            prop_assert_eq!(&scan_chunks(text.as_bytes(), Mode::Json, isa, &cuts), &fast, "{:?} chunks", isa);
+        }
+    }
+
+    #[test]
     fn form_decoding_equals_oracle_on_decoded_parts(parts in prop::collection::vec((text(), text(), prop::collection::vec(any::<bool>(), 64)), 1..5), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
         let mut body = String::new();
         let mut want: Vec<View> = Vec::new();
@@ -182,7 +192,23 @@ fn json_string(s: &str, enc: &[bool]) -> String {
 
 /// A JSON document (objects, arrays, strings, small numbers) and its decoded strings.
 fn json_doc() -> impl Strategy<Value = (String, Vec<String>)> {
-    let leaf = prop_oneof![
+    json_doc_with(false)
+}
+
+/// With `rich`, also sensitive keys, PANs as numbers with exponents, and nested JSON.
+fn json_doc_with(rich: bool) -> impl Strategy<Value = (String, Vec<String>)> {
+    let rich_leaf = prop_oneof![
+        prop::sample::select(vec![
+            "4.242424242424242e15", "42424242424242420E-1", "4242424242424242", "-5555555555554444.0",
+            "1e5", "3.78282246310005E14", "0.0", "12",
+        ])
+        .prop_map(|n| (n.to_owned(), vec![])),
+        (text(), prop::collection::vec(any::<bool>(), 1..8)).prop_map(|(s, e)| {
+            let inner = format!("{{\"cvc\":\"{s}\",\"n\":[{}]}}", json_string(&s, &e));
+            (json_string(&inner, &e), vec![])
+        }),
+    ];
+    let plain_leaf = prop_oneof![
         (text(), prop::collection::vec(any::<bool>(), 1..8)).prop_map(|(s, e)| {
             // A string starting with '{' or '[' would be scanned as nested JSON.
             let s = if s.trim_start().starts_with(['{', '[']) { format!("x{s}") } else { s };
@@ -192,13 +218,25 @@ fn json_doc() -> impl Strategy<Value = (String, Vec<String>)> {
         Just(("true".to_owned(), vec![])),
         Just(("null".to_owned(), vec![])),
     ];
-    leaf.prop_recursive(4, 32, 6, |inner| {
+    let leaf = if rich { prop_oneof![3 => plain_leaf, 1 => rich_leaf].boxed() } else { plain_leaf.boxed() };
+    let key = if rich {
+        prop_oneof![
+            "[a-z_]{1,8}".boxed(),
+            prop::sample::select(vec!["cvc", "card[cvc]", "expiry", "exp_month", "cardholderName", "card_number", "month"])
+                .prop_map(str::to_owned)
+                .boxed(),
+        ]
+        .boxed()
+    } else {
+        "[a-z_]{1,8}|\\PC{0,3}".boxed()
+    };
+    leaf.prop_recursive(4, 32, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(|v| {
                 let text = format!("[{}]", v.iter().map(|x| x.0.clone()).collect::<Vec<_>>().join(","));
                 (text, v.into_iter().flat_map(|x| x.1).collect())
             }),
-            prop::collection::vec(("[a-z_]{1,8}|\\PC{0,3}", prop::collection::vec(any::<bool>(), 1..4), inner), 0..6).prop_map(|v| {
+            prop::collection::vec((key.clone(), prop::collection::vec(any::<bool>(), 1..4), inner), 0..6).prop_map(|v| {
                 let mut strings = Vec::new();
                 let members: Vec<String> = v
                     .into_iter()
