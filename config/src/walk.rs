@@ -163,6 +163,14 @@ impl<'a, 'i> Table<'a, 'i> {
         self.span.clone()
     }
 
+    /// Where this table was written (its header).
+    pub(crate) fn at(&self) -> At {
+        At {
+            path: self.path.clone(),
+            span: self.span(),
+        }
+    }
+
     /// The value under `key`, if present.
     pub(crate) fn get(&mut self, key: &'static str) -> Option<Node<'a, 'i>> {
         self.known.push(key);

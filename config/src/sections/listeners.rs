@@ -58,9 +58,11 @@ pub(crate) fn listeners(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Listener
     Listeners { built, addresses }
 }
 
-type Parts = (Option<Named>, Option<(SocketAddr, At)>, Option<Listener>);
+/// One entry: its name and address (for the cross checks) and the listener, each `None`
+/// where a problem was reported.
+type Entry = (Option<Named>, Option<(SocketAddr, At)>, Option<Listener>);
 
-fn listener(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Parts {
+fn listener(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Entry {
     let named = named(cx, &mut t);
     let address = t
         .required(cx, "address")
@@ -212,12 +214,14 @@ fn certificate(
     })
 }
 
-/// Two listeners cannot bind the same port on overlapping addresses. Port 0 (pick a free
-/// port) never collides.
+/// Two sockets cannot bind the same port on overlapping addresses: the same address, or a
+/// wildcard of the same family (or `[::]`, which is dual-stack on Linux by default). Port 0
+/// (pick a free port) never collides.
 fn collide(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() != 0
-        && a.port() == b.port()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    let covers = |wild: SocketAddr, other: SocketAddr| {
+        wild.ip().is_unspecified() && (wild.is_ipv6() || wild.is_ipv4() == other.is_ipv4())
+    };
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
 }
 
 fn check_distinct_addresses(cx: &mut Cx<'_>, addresses: &[(SocketAddr, At)]) {
@@ -250,5 +254,23 @@ pub(crate) fn check_admin_address(
             );
             at.report(cx, message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collide;
+
+    #[test]
+    fn sockets_collide_on_the_same_port_and_an_overlapping_address() {
+        let c = |a: &str, b: &str| collide(a.parse().unwrap(), b.parse().unwrap());
+        assert!(c("127.0.0.1:8443", "127.0.0.1:8443"));
+        assert!(c("0.0.0.0:8443", "127.0.0.1:8443"));
+        assert!(c("127.0.0.1:8443", "[::]:8443"));
+        assert!(c("[::]:8443", "[::1]:8443"));
+        assert!(!c("127.0.0.1:8443", "127.0.0.1:9443"));
+        assert!(!c("127.0.0.1:8443", "127.0.0.2:8443"));
+        assert!(!c("0.0.0.0:8443", "[::1]:8443"));
+        assert!(!c("127.0.0.1:0", "127.0.0.1:0"));
     }
 }

@@ -6,7 +6,7 @@ use crate::model::{HostHeader, HostMatch, PathMatch, Route};
 use crate::sections::read::{
     boolean, check, named, optional, or_default, positive, required, tables,
 };
-use crate::sections::{At, Cx, require_entries, shadowing};
+use crate::sections::{At, Cx, index_names, require_entries, shadowing};
 use crate::walk::{Node, Table};
 use crate::{syntax, url};
 
@@ -33,17 +33,14 @@ pub(crate) fn routes(
     let mut built = Vec::new();
     for (i, mut t) in entries.into_iter().enumerate() {
         let name = named(cx, &mut t);
-        let at = At {
-            path: t.path.clone(),
-            span: t.span(),
-        };
+        let at = t.at();
         built.push((
             at,
             route(cx, t, name.as_ref().map(|n| n.name.clone()), targets),
         ));
         names.push((i, name));
     }
-    crate::sections::index_names(cx, names.iter().map(|(i, n)| (*i, n.as_ref())));
+    index_names(cx, names.iter().map(|(i, n)| (*i, n.as_ref())));
     report_unreachable(cx, &built);
     if built.is_empty() {
         None
