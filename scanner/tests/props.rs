@@ -128,6 +128,20 @@ proptest! {
     }
 
     #[test]
+    fn json_fast_path_equals_exact_stream_on_sparse_docs(members in prop::collection::vec((
+        prop::sample::select(vec!["id", "name", "cvc", "card[cvc]", "Expiry", "exp_month", "cardholderName", "card_number", "month", "zip_code", "CVV2"]),
+        prop::sample::select(vec!["\"abc\"", "12", "true", "null", "4.242424242424242e15", "3.78282246310005E14", "1e5", "{\"month\":1}", "[\"x\",2]"]),
+        prop::sample::select(vec!["", " ", "\n  "]),
+    ), 0..6)) {
+        let body: Vec<String> = members.iter().map(|(k, v, ws)| format!("\"{k}\"{ws}:{ws}{v}")).collect();
+        let text = format!("{{{}}}", body.join(","));
+        for isa in available_isas() {
+            let fast = scan_isa(text.as_bytes(), Mode::Json, isa);
+            prop_assert_eq!(&scan_chunks(text.as_bytes(), Mode::Json, isa, &[]), &fast, "{:?} {}", isa, text);
+        }
+    }
+
+    #[test]
     fn form_decoding_equals_oracle_on_decoded_parts(parts in prop::collection::vec((text(), text(), prop::collection::vec(any::<bool>(), 64)), 1..5), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
         let mut body = String::new();
         let mut want: Vec<View> = Vec::new();
