@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use crate::model::{Alpn, Certificate, ClientAuth, Listener, ListenerTls, SecretRef};
 use crate::report::KeyPath;
 use crate::sections::read::{
-    check, named, one_of, or_default, required, secret_ref, socket_addr, tables,
+    check, named, one_of, or_default, required, required_entries, secret_ref, socket_addr, tables,
 };
-use crate::sections::{At, Cx, Named, index_names, require_entries};
+use crate::sections::{At, Cx, Named, index_names};
 use crate::syntax;
 use crate::walk::{Node, Table};
 
@@ -32,13 +32,7 @@ impl Listeners {
 }
 
 pub(crate) fn listeners(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Listeners {
-    let entries = node.as_ref().map(|n| tables(cx, n)).unwrap_or_default();
-    if node
-        .as_ref()
-        .is_none_or(|n| n.value.get_ref().as_array().is_some())
-    {
-        require_entries(cx, "listeners", node.as_ref(), entries.len());
-    }
+    let entries = required_entries(cx, "listeners", node.as_ref());
     let mut names = Vec::new();
     let mut addresses = Vec::new();
     let mut built = Vec::new();

@@ -25,7 +25,7 @@ use crate::model::{
     Upstream,
 };
 use crate::report::{KeyPath, Report};
-use crate::walk::{Node, Table};
+use crate::walk::Table;
 use crate::{Checks, Problem, Problems};
 
 /// The walk's context: the problem report, the directory relative files resolve against
@@ -202,22 +202,5 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
         rate_limits: rate_limits.built,
         upstreams: upstreams.built,
         routes,
-    }
-}
-
-/// Reports an array-of-tables section that is absent or empty.
-pub(crate) fn require_entries(
-    cx: &mut Cx<'_>,
-    key: &'static str,
-    node: Option<&Node<'_, '_>>,
-    count: usize,
-) {
-    if count > 0 {
-        return;
-    }
-    let message = format!("at least one [[{key}]] entry is required");
-    match node {
-        Some(node) => node.report(cx, message),
-        None => cx.nowhere(&KeyPath::root().key(key), message),
     }
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::model::SecretRef;
+use crate::report::KeyPath;
 use crate::sections::{Cx, Named};
 use crate::walk::{Node, Table};
 use crate::{duration, secret, syntax};
@@ -145,6 +146,32 @@ pub(crate) fn one_of<T: Copy>(
         node.report(cx, format!("expected one of {}", words.join(", ")));
     }
     found
+}
+
+/// Entries of a section that needs at least one (`[[listeners]]`, ...); reports it absent
+/// or empty.
+pub(crate) fn required_entries<'a, 'i>(
+    cx: &mut Cx<'_>,
+    key: &'static str,
+    node: Option<&Node<'a, 'i>>,
+) -> Vec<Table<'a, 'i>> {
+    let message = format!("at least one [[{key}]] entry is required");
+    let Some(node) = node else {
+        cx.nowhere(&KeyPath::root().key(key), message);
+        return Vec::new();
+    };
+    let entries = tables(cx, node);
+    // A value of the wrong type was reported already; an empty array was not.
+    if entries.is_empty()
+        && node
+            .value
+            .get_ref()
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+    {
+        node.report(cx, message);
+    }
+    entries
 }
 
 /// Entries of an array of tables, each with its `path[i]`; wrong-typed entries reported.

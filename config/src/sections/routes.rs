@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use crate::model::{HostHeader, HostMatch, PathMatch, Route};
 use crate::sections::read::{
-    boolean, check, named, optional, or_default, positive, required, tables,
+    boolean, check, named, optional, or_default, positive, required, required_entries,
 };
-use crate::sections::{At, Cx, index_names, require_entries, shadowing};
+use crate::sections::{At, Cx, index_names, shadowing};
 use crate::walk::{Node, Table};
 use crate::{syntax, url};
 
@@ -22,13 +22,7 @@ pub(crate) fn routes(
     node: Option<Node<'_, '_>>,
     targets: &Targets<'_>,
 ) -> Option<Vec<Route>> {
-    let entries = node.as_ref().map(|n| tables(cx, n)).unwrap_or_default();
-    if node
-        .as_ref()
-        .is_none_or(|n| n.value.get_ref().as_array().is_some())
-    {
-        require_entries(cx, "routes", node.as_ref(), entries.len());
-    }
+    let entries = required_entries(cx, "routes", node.as_ref());
     let mut names = Vec::new();
     let mut built = Vec::new();
     for (i, mut t) in entries.into_iter().enumerate() {

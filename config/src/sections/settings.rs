@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 use crate::model::{Admin, Forwarding, Limits, Log, LogFormat, RequestId, Shutdown};
 use crate::sections::read::{
-    boolean, check, duration, or_default, positive, positive_duration, socket_addr,
+    boolean, check, duration, one_of, or_default, positive, positive_duration, socket_addr,
 };
 use crate::sections::{At, Cx};
 use crate::syntax;
@@ -18,15 +18,14 @@ use crate::walk::{Node, Table};
 pub(crate) const ADMIN_ADDRESS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9901);
 
 pub(crate) fn admin(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<(Admin, At)> {
-    let at = At {
-        path: t.path.key("address"),
-        span: t.span(),
-    };
     let node = t.get("address");
-    let at = node.as_ref().map_or(at, |n| At {
-        path: n.path.clone(),
-        span: n.span(),
-    });
+    let at = node.as_ref().map_or_else(
+        || At {
+            path: t.path.key("address"),
+            span: t.span(),
+        },
+        Node::at,
+    );
     let address = match &node {
         Some(node) => socket_addr(cx, node),
         None => Some(Admin::default().address),
@@ -115,7 +114,7 @@ pub(crate) fn log(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Log> {
         check(cx, node, syntax::log_filter(text)).map(|()| text.to_owned())
     });
     let format = or_default(cx, &mut t, "format", d.format, |cx, node| {
-        crate::sections::read::one_of(
+        one_of(
             cx,
             node,
             &[("json", LogFormat::Json), ("text", LogFormat::Text)],
@@ -153,19 +152,7 @@ pub(crate) fn request_id(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Reques
     let d = RequestId::default();
     let header = or_default(cx, &mut t, "header", d.header, |cx, node| {
         let text = node.str(cx)?;
-        let name = check(cx, node, syntax::header_name(text))?;
-        let reserved = RESERVED_HEADERS.contains(&name.as_str());
-        check(
-            cx,
-            node,
-            if reserved {
-                Err(
-                    "is a header outscope or HTTP already gives a meaning; choose another (e.g. x-request-id)",
-                )
-            } else {
-                Ok(name)
-            },
-        )
+        check(cx, node, request_id_header(text))
     });
     let trust_incoming = or_default(cx, &mut t, "trust_incoming", d.trust_incoming, boolean);
     t.finish(cx);
@@ -173,6 +160,18 @@ pub(crate) fn request_id(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Reques
         header: header?,
         trust_incoming: trust_incoming?,
     })
+}
+
+/// A lower-cased header name that HTTP or outscope does not already give a meaning.
+fn request_id_header(text: &str) -> Result<String, &'static str> {
+    let name = syntax::header_name(text)?;
+    if RESERVED_HEADERS.contains(&name.as_str()) {
+        return Err(
+            "is a header HTTP or outscope already gives a meaning; choose another \
+                    (e.g. x-request-id)",
+        );
+    }
+    Ok(name)
 }
 
 pub(crate) fn forwarding(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Forwarding> {

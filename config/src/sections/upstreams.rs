@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use crate::model::{ClientCert, Upstream, UpstreamTls, UpstreamUrl};
 use crate::sections::read::{
-    check, count, named, optional, or_default, positive_duration, required, secret_ref, tables,
+    check, count, named, optional, or_default, positive_duration, required, required_entries,
+    secret_ref,
 };
-use crate::sections::{Cx, index_names, require_entries};
+use crate::sections::{Cx, index_names};
 use crate::walk::{Node, Table};
 use crate::{syntax, url};
 
@@ -17,13 +18,7 @@ pub(crate) struct Upstreams {
 }
 
 pub(crate) fn upstreams(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>) -> Upstreams {
-    let entries = node.as_ref().map(|n| tables(cx, n)).unwrap_or_default();
-    if node
-        .as_ref()
-        .is_none_or(|n| n.value.get_ref().as_array().is_some())
-    {
-        require_entries(cx, "upstreams", node.as_ref(), entries.len());
-    }
+    let entries = required_entries(cx, "upstreams", node.as_ref());
     let mut names = Vec::new();
     let mut built = Vec::new();
     for (i, mut t) in entries.into_iter().enumerate() {
