@@ -6,8 +6,24 @@
 //!                      └── syntax errors  └── every rule broken, with key path and line:column
 //! ```
 //!
-//! Problems name the dotted key path (`routes[2].upstream`) and the line and column, and
-//! never include a configured value: a secret pasted into the wrong key stays out of logs.
+//! What callers can rely on:
+//! - **Every problem, once.** The walk reports and carries on; [`Problems`] lists them all in
+//!   file order, each with its dotted key path (`routes[2].upstream`) and line and column.
+//! - **No values in problems.** Messages are fixed text written here; they describe the rule,
+//!   never the configured value, so a secret pasted into the wrong key stays out of logs.
+//!   Key paths name keys (including unknown ones), never values.
+//! - **Unknown keys are errors** in every table (`deny_unknown_fields` semantics), with a
+//!   suggestion when the key is a near miss.
+//! - **Only the text.** [`parse`] and [`load`] touch nothing else; [`parse_with`] and
+//!   [`load_with`] add opt-in [`Checks`] against this machine (files open, variables set)
+//!   for `outscope validate`.
+//! - **Parse, don't validate.** The [`model`] holds resolved, normalised values (indices for
+//!   references, lower-case names, upper-case methods, defaults applied); the proxy never
+//!   checks them again.
+//!
+//! [`EXAMPLE`] (`examples/outscope.toml`) documents every key with its default.
+
+#![forbid(unsafe_code)]
 
 pub mod model;
 
