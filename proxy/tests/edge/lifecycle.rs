@@ -72,3 +72,42 @@ async fn drain_finishes_the_request_in_flight_then_stops() {
         "no new connections after the drain"
     );
 }
+
+#[tokio::test]
+async fn rotated_certificates_are_served_after_a_reload_without_dropping_connections() {
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let cfg = config(&pki, &upstream);
+    let proxy = Proxy::start(cfg.clone()).await;
+    let client = proxy.client(&pki);
+    let leaf = |tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>| {
+        tls.get_ref().1.peer_certificates().unwrap()[0].clone()
+    };
+    let mut old_conn = client.connect().await.unwrap();
+    let before = leaf(&old_conn);
+
+    // Write a new certificate over the same files and reload.
+    let rotated = pki.server("server", &["localhost", "api.test"]);
+    let mut next = cfg.clone();
+    next.listeners[0].tls.certificates[0].cert = rotated.cert;
+    next.listeners[0].tls.certificates[0].key = rotated.key;
+    proxy.running.reload(next).unwrap();
+
+    let fresh = client.connect().await.unwrap();
+    assert_ne!(
+        leaf(&fresh),
+        before,
+        "new connections get the rotated certificate"
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    old_conn
+        .write_all(b"GET /old HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    old_conn.read_to_string(&mut reply).await.unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "the connection opened before the reload still works: {reply}"
+    );
+}

@@ -2,6 +2,7 @@
 //! and talks to them over TLS.
 
 mod admin;
+mod binary;
 mod forwarding;
 mod framing;
 mod lifecycle;

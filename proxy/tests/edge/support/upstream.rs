@@ -33,6 +33,8 @@ pub enum Behaviour {
     Delay(Duration),
     /// A fixed status.
     Status(u16),
+    /// Accept `Upgrade` requests with 101 and echo every byte back on the upgraded stream.
+    UpgradeEcho,
 }
 
 pub struct Upstream {
@@ -117,10 +119,14 @@ impl Drop for Upstream {
 }
 
 async fn answer(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     seen: Arc<Mutex<Vec<Seen>>>,
     behaviour: Arc<Mutex<Behaviour>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let upgrade = req
+        .headers()
+        .contains_key("upgrade")
+        .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -134,6 +140,21 @@ async fn answer(
         body,
     });
     let behaviour = behaviour.lock().unwrap().clone();
+    if let (Behaviour::UpgradeEcho, Some(upgrade)) = (&behaviour, upgrade) {
+        tokio::spawn(async move {
+            if let Ok(upgraded) = upgrade.await {
+                let (mut r, mut w) = tokio::io::split(TokioIo::new(upgraded));
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            }
+        });
+        let mut resp = Response::new(Full::new(Bytes::new()));
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        resp.headers_mut()
+            .insert("connection", "upgrade".parse().unwrap());
+        resp.headers_mut()
+            .insert("upgrade", "echo".parse().unwrap());
+        return Ok(resp);
+    }
     let status = match behaviour {
         Behaviour::Ok => 200,
         Behaviour::Delay(d) => {
@@ -141,6 +162,7 @@ async fn answer(
             200
         }
         Behaviour::Status(s) => s,
+        Behaviour::UpgradeEcho => 200,
     };
     let mut resp = Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap();
