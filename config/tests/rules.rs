@@ -571,10 +571,10 @@ fn rate_limits_and_redis() {
             "use a reference",
         ),
         case(
-            "the key prefix leaves hash tags to outscope",
+            "the key prefix is a plain name (outscope adds the Cluster hash tags)",
             plus(&format!("{REDIS}key_prefix = \"{{app}}\"")),
             "redis.key_prefix",
-            "braces",
+            "letters, digits",
         ),
     ]);
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crate::model::Redis;
 use crate::sections::Cx;
-use crate::sections::read::{check, optional, or_default, positive_duration, required, secret_ref};
+use crate::sections::read::{
+    check, name, optional, or_default, positive_duration, required, secret_ref,
+};
 use crate::url;
 use crate::walk::Node;
 
@@ -46,22 +48,9 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
         )
     });
     let password = optional(cx, &mut t, "password", secret_ref);
-    let key_prefix = or_default(
-        cx,
-        &mut t,
-        "key_prefix",
-        "outscope".to_owned(),
-        |cx, node| {
-            let text = node.str(cx)?;
-            let ok = (1..=64).contains(&text.len())
-                && text
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
-            let rule = "must be 1 to 64 printable ASCII characters without spaces or braces \
-                    (outscope adds its own Redis Cluster hash tags)";
-            check(cx, node, if ok { Ok(text.to_owned()) } else { Err(rule) })
-        },
-    );
+    // The prefix becomes part of every Redis key (`{prefix:limit:digest}`, one Cluster
+    // hash tag), so it follows the same rule as names.
+    let key_prefix = or_default(cx, &mut t, "key_prefix", "outscope".to_owned(), name);
     let timeout = or_default(
         cx,
         &mut t,
