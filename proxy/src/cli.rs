@@ -47,6 +47,8 @@ enum Command {
     Version,
     /// Run the proxy on 127.0.0.1 with a throw-away certificate and an echo backend.
     Demo(crate::demo::DemoArgs),
+    /// Probe the admin listener (exit 0 when /readyz answers 200); for container health checks.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Find card numbers in files (PCI DSS 12.5.2 data discovery).
     Scan(crate::scan::ScanArgs),
 }
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
         }
         Command::Scan(args) => crate::scan::run(&args),
         Command::Demo(args) => demo(args),
+        Command::Healthcheck(args) => crate::healthcheck::run(&args),
     }
 }
 

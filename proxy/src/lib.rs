@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod errors;
 pub mod forward;
+pub mod healthcheck;
 pub mod lifecycle;
 pub mod limits;
 pub mod pipeline;

@@ -255,3 +255,33 @@ async fn run_reloads_on_sighup_and_drains_on_sigterm() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
 }
+
+#[tokio::test]
+async fn healthcheck_probes_the_admin_listener() {
+    let stack = Stack::start(|_, _| {}).await;
+    let admin = stack.proxy.running.admin_addr.to_string();
+    let check = |path: &'static str, admin: String| async move {
+        tokio::task::spawn_blocking(move || {
+            Command::new(BIN)
+                .args(["healthcheck", "--admin", &admin, "--path", path])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert!(check("/readyz", admin.clone()).await.status.success());
+    assert!(check("/livez", admin.clone()).await.status.success());
+    stack.proxy.running.app.health.start_draining();
+    assert_eq!(
+        check("/readyz", admin.clone()).await.status.code(),
+        Some(1),
+        "not ready while draining"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    assert_eq!(check("/livez", closed).await.status.code(), Some(1));
+}
