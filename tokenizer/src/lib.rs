@@ -1,0 +1,75 @@
+//! outscope-tokenizer: turns a card into a token the backend may hold.
+//!
+//! Two backends behind one [`Tokenizer`]:
+//! - [`StripeTokenizer`]: creates a Stripe PaymentMethod (`pm_...`) or Token (`tok_...`).
+//! - [`LocalVault`]: outscope's own vault (AES-256-GCM at rest, in memory or Redis).
+//!
+//! ```no_run
+//! use outscope_tokenizer::{
+//!     CardInput, Cvc, Pan, SecretString, StripeOptions, Tokenizer, StripeTokenizer,
+//! };
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = SecretString::new(std::env::var("STRIPE_KEY")?);
+//! let tokenizer = Tokenizer::Stripe(StripeTokenizer::new(StripeOptions::new(
+//!     "https://api.stripe.com",
+//!     key,
+//! ))?);
+//! let card = CardInput::new(Pan::parse(b"4242424242424242")?)
+//!     .with_expiry(12, 2030)
+//!     .with_cvc(Cvc::parse(b"123")?);
+//! match tokenizer.tokenize(card).await {
+//!     Ok(result) => assert_eq!(result.last4, "4242"),
+//!     Err(err) => eprintln!("{} ({})", err, err.kind().as_str()), // never card data
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Card data lives only in [`Pan`], [`Cvc`] and [`HolderName`]: zeroized on drop, no
+//! `Debug`/`Display`. Errors carry our own text only, never card data, keys or a
+//! provider's or parser's message. Nothing here logs.
+
+mod card;
+mod circuit;
+mod clock;
+mod error;
+mod local;
+mod result;
+mod secret;
+mod stripe;
+
+pub use card::{CardInput, Cvc, HolderName, Pan, luhn_valid};
+pub use circuit::{CircuitOptions, CircuitState};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{
+    CardError, ErrorKind, KeyFileError, RejectCode, SetupError, TokenizeError, UnavailableCause,
+};
+pub use local::{KeyRing, LocalOptions, LocalVault, RedisStoreOptions, StoreOptions, TokenFormat};
+pub use result::TokenResult;
+pub use secret::SecretString;
+pub use stripe::{Endpoint, RetryOptions, StripeOptions, StripeTokenizer};
+
+/// The tokenizer the proxy holds. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Tokenizer {
+    Stripe(StripeTokenizer),
+    Local(LocalVault),
+}
+
+impl Tokenizer {
+    /// Tokenizes one card. The card (PAN, CVC, name) is wiped when this returns.
+    pub async fn tokenize(&self, card: CardInput) -> Result<TokenResult, TokenizeError> {
+        match self {
+            Tokenizer::Stripe(stripe) => stripe.tokenize(card).await,
+            Tokenizer::Local(vault) => vault.tokenize(card).await,
+        }
+    }
+
+    /// `stripe` or `local`, for metric labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Tokenizer::Stripe(_) => "stripe",
+            Tokenizer::Local(_) => "local",
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! outscope's own vault: random tokens, the PAN sealed with AES-256-GCM (token and key id
+//! as associated data), same card to same token through a keyed HMAC index. The CVC and
+//! the expiry are never stored.
+
+mod keys;
+mod store;
+mod token;
+
+use std::sync::Arc;
+
+use outscope_scanner::{Kind, Mode};
+
+use crate::card::{CardInput, Pan};
+use crate::error::{RejectCode, SetupError, TokenizeError, UnavailableCause};
+use crate::result::TokenResult;
+use keys::DecryptError;
+pub use keys::KeyRing;
+pub use store::{RedisStoreOptions, StoreOptions};
+pub use token::TokenFormat;
+
+/// Record layout version (first byte of every stored record).
+const RECORD_V1: u8 = 1;
+/// Attempts to find an unused token (only aliases of short cards can plausibly collide).
+const TOKEN_ATTEMPTS: usize = 16;
+
+/// Settings for [`LocalVault::new`].
+#[derive(Debug)]
+pub struct LocalOptions {
+    pub keys: KeyRing,
+    pub format: TokenFormat,
+    pub store: StoreOptions,
+}
+
+impl LocalOptions {
+    /// Random `tok_` tokens in memory.
+    pub fn new(keys: KeyRing) -> LocalOptions {
+        LocalOptions {
+            keys,
+            format: TokenFormat::Random,
+            store: StoreOptions::Memory,
+        }
+    }
+}
+
+/// The local vault. Cheap to clone; clones share keys and store.
+#[derive(Clone)]
+pub struct LocalVault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: KeyRing,
+    format: TokenFormat,
+    store: store::Store,
+}
+
+impl LocalVault {
+    /// Builds the vault; a Redis store connects on first use (so it starts while Redis
+    /// is down, and each call fails closed until it is back).
+    pub fn new(options: LocalOptions) -> Result<LocalVault, SetupError> {
+        Ok(LocalVault {
+            inner: Arc::new(Inner {
+                keys: options.keys,
+                format: options.format,
+                store: store::Store::new(options.store)?,
+            }),
+        })
+    }
+
+    /// The token for this card: the one it already has in this store, or a new one.
+    pub async fn tokenize(&self, card: CardInput) -> Result<TokenResult, TokenizeError> {
+        card.validate()?;
+        let pan = card.number.expose();
+        let index = hex(&self.inner.keys.mac(b"outscope-index-v1\0", pan));
+        let token = match self.inner.store.token_for(&index).await? {
+            Some(token) => token,
+            None => self.create(&card.number, &index).await?,
+        };
+        Ok(TokenResult {
+            token,
+            last4: card.number.last4(),
+            brand: brand_of(&card.number).to_owned(),
+            exp_month: card.exp_month,
+            exp_year: card.exp_year_full(),
+            fingerprint: Some(self.fingerprint(&card.number)),
+        })
+    }
+
+    /// The card number behind `token` (tooling and tests; the proxy never calls this).
+    pub async fn detokenize(&self, token: &str) -> Result<Pan, TokenizeError> {
+        let unknown = TokenizeError::Rejected {
+            code: RejectCode::UnknownToken,
+        };
+        if !token::plausible(token) {
+            return Err(unknown);
+        }
+        let record = self.inner.store.record(token).await?.ok_or(unknown)?;
+        let corrupt = || TokenizeError::unavailable(UnavailableCause::StoreCorrupt);
+        let (key_id, sealed) = decode_record(&record).ok_or_else(corrupt)?;
+        let plain = self
+            .inner
+            .keys
+            .decrypt(key_id, sealed, token.as_bytes())
+            .map_err(|e| match e {
+                DecryptError::UnknownKey => {
+                    TokenizeError::Misconfigured("no key in the key file has this token's key id")
+                }
+                DecryptError::Corrupt => corrupt(),
+            })?;
+        Pan::parse(&plain).map_err(|_| corrupt())
+    }
+
+    /// Seals the PAN under a fresh token, then links the index to it. When another
+    /// instance linked the same card first, our record is removed and its token wins.
+    async fn create(&self, pan: &Pan, index: &str) -> Result<String, TokenizeError> {
+        let store = &self.inner.store;
+        for _ in 0..TOKEN_ATTEMPTS {
+            let last4 = pan.last4();
+            let token = token::generate(self.inner.format, pan.len(), last4.as_bytes());
+            let record = self.seal(pan, &token)?;
+            if !store.insert_record(&token, &record).await? {
+                continue;
+            }
+            let winner = store.link(index, &token).await?;
+            if winner != token {
+                store.remove_record(&token).await?;
+            }
+            return Ok(winner);
+        }
+        Err(TokenizeError::unavailable(UnavailableCause::StoreCorrupt))
+    }
+
+    /// `[version, key id length, key id, nonce || ciphertext]`.
+    fn seal(&self, pan: &Pan, token: &str) -> Result<Vec<u8>, TokenizeError> {
+        let (key_id, sealed) = self
+            .inner
+            .keys
+            .encrypt(pan.expose(), token.as_bytes())
+            .ok_or(TokenizeError::Misconfigured("vault encryption failed"))?;
+        let mut record = Vec::with_capacity(2 + key_id.len() + sealed.len());
+        record.push(RECORD_V1);
+        record.push(key_id.len() as u8);
+        record.extend_from_slice(key_id.as_bytes());
+        record.extend_from_slice(&sealed);
+        Ok(record)
+    }
+
+    /// 16 hex characters of a keyed HMAC: the same card gives the same value in every
+    /// store sharing the fingerprint key; unusable without that key.
+    fn fingerprint(&self, pan: &Pan) -> String {
+        let mac = self
+            .inner
+            .keys
+            .mac(b"outscope-fingerprint-v1\0", pan.expose());
+        hex(&mac[..8])
+    }
+}
+
+impl std::fmt::Debug for LocalVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalVault")
+            .field("keys", &self.inner.keys)
+            .field("format", &self.inner.format)
+            .finish_non_exhaustive()
+    }
+}
+
+fn decode_record(record: &[u8]) -> Option<(&str, &[u8])> {
+    let (&version, rest) = record.split_first()?;
+    let (&id_len, rest) = rest.split_first()?;
+    if version != RECORD_V1 || rest.len() < usize::from(id_len) {
+        return None;
+    }
+    let (id, sealed) = rest.split_at(usize::from(id_len));
+    Some((std::str::from_utf8(id).ok()?, sealed))
+}
+
+/// The brand from the scanner's IIN table (the one place that decides what a PAN is).
+fn brand_of(pan: &Pan) -> &'static str {
+    outscope_scanner::scan(pan.expose(), Mode::Raw)
+        .iter()
+        .find(|f| f.kind == Kind::Pan)
+        .and_then(|f| f.pan())
+        .map_or("unknown", |p| p.brand().name())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}

@@ -1,0 +1,247 @@
+//! Where the vault keeps records: `token -> sealed record` and `fingerprint index -> token`.
+//! Records hold only the key id, nonce and ciphertext; the index is a keyed HMAC.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use crate::error::{SetupError, TokenizeError, UnavailableCause};
+
+/// Where the local vault keeps its records.
+#[derive(Clone, Default)]
+pub enum StoreOptions {
+    /// In this process only: tokens are lost on restart and not shared by instances.
+    #[default]
+    Memory,
+    /// Redis, shared by every instance pointing at it.
+    Redis(RedisStoreOptions),
+}
+
+/// How to reach Redis.
+#[derive(Clone)]
+pub struct RedisStoreOptions {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// First part of every key: `{prefix}:tok:{token}` and `{prefix}:fp:{hex}`.
+    pub key_prefix: String,
+    /// Deadline for each Redis command (connecting included).
+    pub timeout: Duration,
+}
+
+impl RedisStoreOptions {
+    pub fn new(url: &str, key_prefix: &str) -> RedisStoreOptions {
+        RedisStoreOptions {
+            url: url.to_owned(),
+            key_prefix: key_prefix.to_owned(),
+            timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisStoreOptions {
+    /// The URL may hold a password: not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStoreOptions")
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreOptions::Memory => f.write_str("Memory"),
+            StoreOptions::Redis(options) => f.debug_tuple("Redis").field(options).finish(),
+        }
+    }
+}
+
+pub(crate) enum Store {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl Store {
+    pub(crate) fn new(options: StoreOptions) -> Result<Store, SetupError> {
+        Ok(match options {
+            StoreOptions::Memory => Store::Memory(MemoryStore::default()),
+            StoreOptions::Redis(options) => Store::Redis(RedisStore::new(options)?),
+        })
+    }
+
+    /// The token recorded for this fingerprint index.
+    pub(crate) async fn token_for(&self, index: &str) -> Result<Option<String>, TokenizeError> {
+        match self {
+            Store::Memory(m) => Ok(m.lock().index.get(index).cloned()),
+            Store::Redis(r) => r.get_string(&r.index_key(index)).await,
+        }
+    }
+
+    /// Stores a record under a new token; `false` if the token is taken.
+    pub(crate) async fn insert_record(
+        &self,
+        token: &str,
+        record: &[u8],
+    ) -> Result<bool, TokenizeError> {
+        match self {
+            Store::Memory(m) => {
+                let mut inner = m.lock();
+                if inner.records.contains_key(token) {
+                    return Ok(false);
+                }
+                inner.records.insert(token.to_owned(), record.to_vec());
+                Ok(true)
+            }
+            Store::Redis(r) => r.set_nx(&r.record_key(token), record).await,
+        }
+    }
+
+    /// Points the index at `token` unless it already points somewhere: returns the
+    /// token that won.
+    pub(crate) async fn link(&self, index: &str, token: &str) -> Result<String, TokenizeError> {
+        match self {
+            Store::Memory(m) => {
+                let mut inner = m.lock();
+                Ok(inner
+                    .index
+                    .entry(index.to_owned())
+                    .or_insert_with(|| token.to_owned())
+                    .clone())
+            }
+            Store::Redis(r) => {
+                let key = r.index_key(index);
+                if r.set_nx(&key, token.as_bytes()).await? {
+                    return Ok(token.to_owned());
+                }
+                r.get_string(&key)
+                    .await?
+                    .ok_or(TokenizeError::unavailable(UnavailableCause::StoreCorrupt))
+            }
+        }
+    }
+
+    pub(crate) async fn remove_record(&self, token: &str) -> Result<(), TokenizeError> {
+        match self {
+            Store::Memory(m) => {
+                m.lock().records.remove(token);
+                Ok(())
+            }
+            Store::Redis(r) => r.del(&r.record_key(token)).await,
+        }
+    }
+
+    pub(crate) async fn record(&self, token: &str) -> Result<Option<Vec<u8>>, TokenizeError> {
+        match self {
+            Store::Memory(m) => Ok(m.lock().records.get(token).cloned()),
+            Store::Redis(r) => r.get_bytes(&r.record_key(token)).await,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct MemoryStore {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    records: HashMap<String, Vec<u8>>,
+    index: HashMap<String, String>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, MemoryInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    fn new(options: RedisStoreOptions) -> Result<RedisStore, SetupError> {
+        let prefix = &options.key_prefix;
+        if !(1..=64).contains(&prefix.len())
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(SetupError::RedisPrefix);
+        }
+        let client = redis::Client::open(options.url.as_str()).map_err(|_| SetupError::RedisUrl)?;
+        Ok(RedisStore {
+            client,
+            connection: OnceCell::new(),
+            prefix: options.key_prefix,
+            timeout: options.timeout,
+        })
+    }
+
+    fn record_key(&self, token: &str) -> String {
+        format!("{}:tok:{token}", self.prefix)
+    }
+
+    fn index_key(&self, index: &str) -> String {
+        format!("{}:fp:{index}", self.prefix)
+    }
+
+    /// Runs one command under the deadline; any Redis failure or timeout is
+    /// `Unavailable(Store)`: fail closed, never a fallback that would forget tokens.
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, TokenizeError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let unavailable = || TokenizeError::unavailable(UnavailableCause::Store);
+        let work = async {
+            let connection = self.connection().await.map_err(|_| unavailable())?;
+            command(connection).await.map_err(|_| unavailable())
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or_else(|_| Err(unavailable()))
+    }
+
+    async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(0);
+        let client = self.client.clone();
+        self.connection
+            .get_or_try_init(|| ConnectionManager::new_with_config(client, config))
+            .await
+            .cloned()
+    }
+
+    async fn get_string(&self, key: &str) -> Result<Option<String>, TokenizeError> {
+        self.run(|mut c| async move { c.get::<_, Option<String>>(key).await })
+            .await
+    }
+
+    async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, TokenizeError> {
+        self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await })
+            .await
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8]) -> Result<bool, TokenizeError> {
+        self.run(|mut c| async move { c.set_nx::<_, _, bool>(key, value).await })
+            .await
+    }
+
+    async fn del(&self, key: &str) -> Result<(), TokenizeError> {
+        self.run(|mut c| async move { c.del::<_, ()>(key).await })
+            .await
+    }
+}
