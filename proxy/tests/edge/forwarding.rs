@@ -240,3 +240,46 @@ async fn an_upgrade_allowed_by_the_route_is_tunnelled_both_ways() {
     tls.read_exact(&mut echoed).await.unwrap();
     assert_eq!(&echoed, b"ping through the tunnel");
 }
+
+#[tokio::test]
+async fn https_upstreams_are_verified_and_can_require_our_client_certificate() {
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn_tls(&pki, true).await;
+    let client_pair = pki.client("outscope-to-backend", "outscope");
+    let mut cfg = config(&pki, &upstream);
+    let mut tls_upstream = upstream_config("secure", upstream.addr);
+    tls_upstream.url.https = true;
+    tls_upstream.tls = Some(outscope_config::UpstreamTls {
+        ca: Some(pki.ca_ref()),
+        client_cert: Some(outscope_config::ClientCert {
+            cert: client_pair.cert,
+            key: client_pair.key,
+        }),
+        server_name: Some("localhost".into()),
+    });
+    cfg.upstreams = vec![tls_upstream.clone()];
+    let proxy = Proxy::start(cfg.clone()).await;
+    let resp = proxy.client(&pki).post("/secure", "{}").await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(upstream.only().uri, "/secure");
+
+    // Without our client certificate the backend refuses the connection: 502, not a leak.
+    let mut no_cert = cfg.clone();
+    if let Some(tls) = no_cert.upstreams[0].tls.as_mut() {
+        tls.client_cert = None;
+    }
+    let proxy = Proxy::start(no_cert).await;
+    let resp = proxy.client(&pki).get("/no-client-cert").await;
+    assert_eq!(resp.status, 502);
+
+    // A backend certificate from another CA is not trusted.
+    let stranger = Pki::new("stranger");
+    let mut wrong_ca = cfg.clone();
+    if let Some(tls) = wrong_ca.upstreams[0].tls.as_mut() {
+        tls.ca = Some(stranger.ca_ref());
+    }
+    let proxy = Proxy::start(wrong_ca).await;
+    let resp = proxy.client(&pki).get("/wrong-ca").await;
+    assert_eq!(resp.status, 502);
+    assert_eq!(upstream.seen().len(), 1);
+}

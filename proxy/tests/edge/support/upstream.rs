@@ -47,6 +47,43 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    /// An `https://` upstream with a certificate for `localhost` from `pki`; with
+    /// `require_client_cert`, only clients with a certificate from `pki` get in.
+    pub async fn spawn_tls(pki: &super::Pki, require_client_cert: bool) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        let pair = pki.server("upstream", &["localhost"]);
+        let chain = rustls::pki_types::CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
+            .map(|c| c.unwrap())
+            .collect();
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = if require_client_cert {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let config = builder.with_single_cert(chain, key).unwrap();
+        Self::spawn_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn spawn_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -59,9 +96,17 @@ impl Upstream {
                     let Ok((tcp, _)) = listener.accept().await else {
                         return;
                     };
-                    let (seen, raw, behaviour) = (seen.clone(), raw.clone(), behaviour.clone());
+                    let (seen, raw, behaviour, tls) =
+                        (seen.clone(), raw.clone(), behaviour.clone(), tls.clone());
                     tokio::spawn(async move {
-                        let io = TokioIo::new(Recorder { inner: tcp, raw });
+                        let stream = match tls {
+                            None => Stream::Plain(tcp),
+                            Some(acceptor) => match acceptor.accept(tcp).await {
+                                Ok(s) => Stream::Tls(Box::new(s)),
+                                Err(_) => return,
+                            },
+                        };
+                        let io = TokioIo::new(Recorder { inner: stream, raw });
                         let svc =
                             service_fn(move |req| answer(req, seen.clone(), behaviour.clone()));
                         let _ = hyper::server::conn::http1::Builder::new()
@@ -177,9 +222,61 @@ async fn answer(
     Ok(resp)
 }
 
+/// A plain or TLS server-side connection.
+enum Stream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, data),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// Tees every byte read from the socket into `raw`.
 struct Recorder {
-    inner: tokio::net::TcpStream,
+    inner: Stream,
     raw: Arc<Mutex<Vec<u8>>>,
 }
 
