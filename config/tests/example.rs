@@ -70,3 +70,45 @@ fn the_example_resolves_names_to_indices() {
     assert_eq!(config.routes[1].path, PathMatch::Prefix("/".into()));
     assert_eq!(config.routes[1].max_body_bytes, 1_048_576);
 }
+
+/// Every key the parser accepts, in every table, is documented in the example: the
+/// unknown-key message of each table lists its keys, and each must appear in EXAMPLE.
+#[test]
+fn the_example_documents_every_key_of_every_table() {
+    const PROBE: &str = "zz_probe_qq";
+    let lines: Vec<&str> = EXAMPLE.lines().collect();
+    let headers = lines.iter().enumerate().filter(|(_, l)| l.starts_with('['));
+    let mut probed = 0;
+    for (i, header) in std::iter::once((usize::MAX, &"(root)")).chain(headers) {
+        let mut edited: Vec<&str> = lines.clone();
+        let probe = format!("{PROBE} = 1");
+        edited.insert(i.wrapping_add(1), &probe);
+        let problems = parse(&edited.join("\n"), Path::new("/etc/outscope"))
+            .unwrap_err()
+            .0;
+        let listed = problems
+            .iter()
+            .find(|p| p.key_path.ends_with(PROBE))
+            .unwrap_or_else(|| panic!("no unknown-key problem under {header}: {problems:?}"));
+        let keys: Vec<&str> = listed.message.split('`').skip(1).step_by(2).collect();
+        assert!(!keys.is_empty(), "{header}: {}", listed.message);
+        for key in keys {
+            let documented = lines.iter().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                let header = l
+                    .split(" #")
+                    .next()
+                    .unwrap_or(l)
+                    .trim_end()
+                    .trim_end_matches(']');
+                l.starts_with(&format!("{key} = ")) || (l.starts_with('[') && header.ends_with(key))
+            });
+            assert!(
+                documented,
+                "`{key}` (under {header}) is not documented in EXAMPLE"
+            );
+        }
+        probed += 1;
+    }
+    assert!(probed >= 14, "only {probed} tables probed");
+}
