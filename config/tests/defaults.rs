@@ -351,3 +351,19 @@ fn more_specific_routes_before_a_catch_all_are_fine_and_prefixes_lose_trailing_s
     let config = ok(&edit("path_prefix = \"/\"", "path_prefix = \"//\""));
     assert_eq!(config.routes[0].path, PathMatch::Prefix("/".into()));
 }
+
+#[test]
+fn inline_tables_and_dotted_keys_read_the_same_as_headers() {
+    let inline = r#"
+listeners = [{ name = "public", address = "127.0.0.1:8443", tls = { certificates = [
+    { cert = "file:///etc/outscope/tls/api.crt", key = "file:///etc/outscope/tls/api.key" },
+] } }]
+upstreams = [{ name = "api", url = "http://127.0.0.1:8080" }]
+routes = [{ name = "all", path_prefix = "/", upstream = "api" }]
+limits.max_headers = 50
+"#;
+    let config = ok(inline);
+    let mut expected = ok(MINIMAL);
+    expected.limits.max_headers = 50;
+    assert_eq!(config, expected);
+}
