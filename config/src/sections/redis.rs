@@ -14,38 +14,11 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
     let mut t = node.table(cx)?;
     let url = required(cx, &mut t, "url", |cx, node| {
         let text = node.str(cx)?;
-        let parsed = url::parse(text).and_then(|u| match u.scheme {
-            "redis" | "rediss" => Ok(u),
-            _ => Err("scheme must be redis:// or rediss:// (TLS)"),
-        });
-        let parsed = check(cx, node, parsed)?;
-        let db_ok = parsed.path.is_empty()
-            || parsed
-                .path
-                .strip_prefix('/')
-                .is_some_and(|db| db.is_empty() || db.parse::<u16>().is_ok());
-        check(
-            cx,
-            node,
-            if db_ok {
-                Ok(text.to_owned())
-            } else {
-                Err("path must be a database number such as /0")
-            },
-        )
+        check(cx, node, redis_url(text)).map(|()| text.to_owned())
     });
     let username = optional(cx, &mut t, "username", |cx, node| {
         let text = node.str(cx)?;
-        let ok = !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
-        check(
-            cx,
-            node,
-            if ok {
-                Ok(text.to_owned())
-            } else {
-                Err("must be printable ASCII without spaces")
-            },
-        )
+        check(cx, node, username(text)).map(|()| text.to_owned())
     });
     let password = optional(cx, &mut t, "password", secret_ref);
     // The prefix becomes part of every Redis key (`{prefix:limit:digest}`, one Cluster
@@ -66,4 +39,27 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
         key_prefix: key_prefix?,
         timeout: timeout?,
     })
+}
+
+/// `redis://host[:port][/db]` or `rediss://...`, without credentials.
+fn redis_url(text: &str) -> Result<(), &'static str> {
+    let url = url::parse(text)?;
+    if !matches!(url.scheme, "redis" | "rediss") {
+        return Err("scheme must be redis:// or rediss:// (TLS)");
+    }
+    let db = url.path.strip_prefix('/').unwrap_or(url.path);
+    if db.is_empty() || db.parse::<u16>().is_ok() {
+        Ok(())
+    } else {
+        Err("path must be a database number such as /0")
+    }
+}
+
+/// A Redis ACL user name (not a secret; the password is a reference).
+fn username(text: &str) -> Result<(), &'static str> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err("must be printable ASCII without spaces")
+    }
 }
