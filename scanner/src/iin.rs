@@ -146,9 +146,41 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-/// Luhn, then the IIN table: the brand of a valid PAN.
+/// For each two-digit prefix, the lengths (bit n = length n) some row of the table allows:
+/// a cheap first test before Luhn.
+fn prefix2_lengths() -> &'static [u32; 100] {
+    static T: std::sync::OnceLock<[u32; 100]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [0u32; 100];
+        for row in IIN_TABLE {
+            let (lo, hi) = if row.digits == 1 {
+                (row.lo * 10, row.hi * 10 + 9)
+            } else {
+                let scale = 10u32.pow(u32::from(row.digits) - 2);
+                (row.lo / scale, row.hi / scale)
+            };
+            for p in lo..=hi.min(99) {
+                if let Some(slot) = t.get_mut(p as usize) {
+                    *slot |= row.lengths;
+                }
+            }
+        }
+        t
+    })
+}
+
+/// Prefix and length first, then Luhn, then the IIN table: the brand of a valid PAN.
+#[inline]
 pub(crate) fn validate(digits: &[u8]) -> Option<Brand> {
-    if !(12..=19).contains(&digits.len()) || !luhn(digits) {
+    let len = digits.len();
+    if !(12..=19).contains(&len) {
+        return None;
+    }
+    let p = match digits {
+        [a, b, ..] => usize::from(*a) * 10 + usize::from(*b),
+        _ => return None,
+    };
+    if prefix2_lengths().get(p).is_none_or(|l| l & (1 << len) == 0) || !luhn(digits) {
         return None;
     }
     brand_of(digits)

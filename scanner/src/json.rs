@@ -170,10 +170,15 @@ impl Json {
         if s.is_empty() { None } else { Some(s) }
     }
 
+    #[inline]
     fn label(&mut self, from: usize, out: &mut [Finding]) {
-        if out.len() <= from {
-            return;
+        if out.len() > from {
+            self.label_slow(from, out);
         }
+    }
+
+    #[cold]
+    fn label_slow(&mut self, from: usize, out: &mut [Finding]) {
         let include_key = !(self.str_is_key && matches!(self.st, St::Str | St::Esc | St::Uni { .. }));
         let path = self.path(include_key);
         for f in out.iter_mut().skip(from) {
@@ -314,7 +319,9 @@ impl Json {
     }
 
     fn structural(&mut self, b: u8, start: usize, end: usize, enc: u8, out: &mut Vec<Finding>) {
-        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+            && !(self.st == St::After && self.frames.is_empty() && self.overflow == 0)
+        {
             return;
         }
         match (self.st, b) {
@@ -348,10 +355,9 @@ impl Json {
             (St::After, b']') => {
                 self.close(false, start, out);
             }
-            (St::After, _) if self.frames.is_empty() && self.overflow == 0 => {
-                // Top level: another value (JSON lines, concatenated documents).
+            // Top level: after whitespace, another value (JSON lines).
+            (St::After, b' ' | b'\t' | b'\r' | b'\n') if self.frames.is_empty() && self.overflow == 0 => {
                 self.st = St::Value;
-                self.structural(b, start, end, enc, out);
             }
             _ => {
                 self.error(start, out);
@@ -554,7 +560,7 @@ impl Json {
             let field = if self.key_total > crate::keys::MAX_KEY {
                 None
             } else {
-                crate::keys::classify_key(self.key.as_bytes())
+                crate::keys::classify_key_fast(self.key.as_bytes())
             };
             let key = if self.key_digits >= 6 { "<redacted>".to_owned() } else { std::mem::take(&mut self.key) };
             if self.overflow == 0
@@ -630,7 +636,17 @@ impl Json {
             handled = out.len() > before_n;
         }
         if !handled && len <= MAX_NUMBER {
-            self.num_replay(out);
+            let digits = tok.iter().filter(|b| b.is_ascii_digit()).count();
+            if digits >= 12 || !self.chars.quiescent() {
+                self.num_replay(out);
+            } else {
+                // Fewer than 12 digits cannot make a card number: only the history moves.
+                for i in len.saturating_sub(2)..len {
+                    if let (Some(&b), Some(&(s, _))) = (tok.get(i), self.num.spans.get(i)) {
+                        self.chars.shift_history(b, s);
+                    }
+                }
+            }
         }
         // The number ends: a breaker.
         self.chars.push(u32::from(b','), span.end, span.end, 0, None, out);
@@ -666,6 +682,22 @@ impl Json {
                 break;
             }
             if self.st == St::Str
+                && self.str_probe
+                && chunk.get(i).is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'['))
+            {
+                // The first character decides the probe: not nested JSON.
+                self.str_probe = false;
+            }
+            if matches!(self.st, St::Key { .. })
+                && chunk.get(i) == Some(&b'"')
+                && self.utf8.idle()
+                && self.chars.quiescent()
+                && let Some(end) = self.plain_key(chunk, i, out)
+            {
+                i = end;
+                continue;
+            }
+            if self.st == St::Str
                 && self.nested.is_none()
                 && !self.str_probe
                 && self.capture.is_none()
@@ -692,6 +724,37 @@ impl Json {
         self.offset += chunk.len();
     }
 
+    /// A key at `i` (its opening quote) that is plain ASCII without escapes and without a
+    /// run of 12 digit-like bytes is read in one step; returns the index after its closing
+    /// quote. `None`: read it byte by byte.
+    fn plain_key(&mut self, chunk: &[u8], i: usize, out: &mut Vec<Finding>) -> Option<usize> {
+        let body = chunk.get(i + 1..)?;
+        let k = memchr::memchr2(b'"', b'\\', body)?;
+        if body.get(k) != Some(&b'"') {
+            return None;
+        }
+        let key = body.get(..k)?;
+        if key.len() > crate::keys::MAX_KEY || !key.is_ascii() {
+            return None;
+        }
+        let window = body.get(..=k)?;
+        if crate::prefilter::next_flag(self.isa, window, 0, 0, Some(b'\\')).is_some() {
+            return None;
+        }
+        let at = self.offset + i;
+        self.str_open(true, at);
+        self.key.push_str(std::str::from_utf8(key).ok()?);
+        self.key_total = key.len();
+        self.key_digits = u8::try_from(key.iter().filter(|b| b.is_ascii_digit()).count()).unwrap_or(u8::MAX);
+        self.chars.shift_history(b'"', at);
+        for (j, &b) in key.iter().enumerate().skip(key.len().saturating_sub(2)) {
+            self.chars.shift_history(b, at + 1 + j);
+        }
+        let q = at + 1 + k;
+        self.str_close(q, q + 1, out);
+        Some(i + k + 2)
+    }
+
     /// Inside a string with nothing pending: how far string content can be skipped.
     fn skippable(&mut self, chunk: &[u8], i: usize) -> usize {
         let rest = chunk.get(i..).unwrap_or(&[]);
@@ -706,6 +769,7 @@ impl Json {
             window,
             i,
             crate::prefilter::prev_x_bits(prev),
+            Some(b'\\'),
         ) {
             Some(p) => p.min(limit),
             None => limit,
@@ -897,6 +961,10 @@ pub(crate) fn exponent_number_may_be_pan(hay: &[u8], i: usize) -> bool {
         e += 1;
     }
     if e - s > MAX_NUMBER {
+        return false;
+    }
+    // A number token starts after a delimiter (the exact machine reads nothing else as one).
+    if s > 0 && !hay.get(s - 1).is_some_and(|b| matches!(b, b':' | b',' | b'[' | b' ' | b'\t' | b'\r' | b'\n')) {
         return false;
     }
     let Some(tok) = hay.get(s..e) else { return true };

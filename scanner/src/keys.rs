@@ -9,41 +9,65 @@ use std::sync::OnceLock;
 
 use crate::finding::Field;
 
+// Names are written snake_case; every name also matches joined with `-` or nothing, in
+// any ASCII case (so camelCase, PascalCase, kebab-case and UPPER_SNAKE all match).
 const CVV: &[&str] = &[
-    "cvv", "cvc", "cvv2", "cvc2", "cid", "csc", "cvn", "cvd", "cav2", "cvp2", "securitycode",
-    "cardsecuritycode", "cardcode", "cardverificationcode", "cardverificationvalue",
-    "verificationvalue", "cvvcode", "cvccode", "cvvnumber", "cvcnumber", "securitynumber",
+    "cvv", "cvc", "cvv2", "cvc2", "cid", "csc", "cvn", "cvd", "cav2", "cvp2", "security_code",
+    "card_security_code", "card_code", "card_verification_code", "card_verification_value",
+    "verification_value", "cvv_code", "cvc_code", "cvv_number", "cvc_number", "security_number",
 ];
 const EXPIRY: &[&str] = &[
-    "exp", "expiry", "expiration", "expdate", "expirydate", "expirationdate", "expmonth",
-    "expyear", "expirymonth", "expiryyear", "expirationmonth", "expirationyear", "validthru",
-    "validthrough", "expmm", "expyy", "expyyyy", "expmmyy",
+    "exp", "expiry", "expiration", "exp_date", "expiry_date", "expiration_date", "exp_month",
+    "exp_year", "expiry_month", "expiry_year", "expiration_month", "expiration_year",
+    "valid_thru", "valid_through", "exp_mm", "exp_yy", "exp_yyyy", "exp_mmyy",
 ];
 const CARDHOLDER: &[&str] =
-    &["cardholder", "cardholdername", "holdername", "nameoncard", "cardowner", "holder"];
+    &["cardholder", "cardholder_name", "card_holder", "card_holder_name", "holder_name", "name_on_card", "card_owner", "holder"];
 const CARD_NUMBER: &[&str] = &[
-    "pan", "cardnumber", "ccnumber", "creditcardnumber", "cardno", "cardnum", "ccnum",
-    "primaryaccountnumber", "accountnumber",
+    "pan", "card_number", "cc_number", "credit_card_number", "card_no", "card_num", "cc_num",
+    "primary_account_number", "account_number",
 ];
-const TRACK: &[&str] = &["track1", "track2", "trackdata", "track1data", "track2data", "magstripe"];
+const TRACK: &[&str] = &["track1", "track2", "track_data", "track1_data", "track2_data", "magstripe"];
+/// Optional prefixes, themselves snake_case.
+const PREFIXES: &[&str] = &["card", "cc", "credit_card", "payment"];
+
 /// Keys longer than this (in bytes) are never sensitive (and are not captured whole).
 pub(crate) const MAX_KEY: usize = 256;
-const PREFIXES: &[&str] = &["card", "cc", "creditcard", "payment"];
 
-fn lookup(name: &[u8]) -> Option<Field> {
-    let lists: [(&[&str], Field); 5] = [
-        (CVV, Field::Cvv),
-        (EXPIRY, Field::Expiry),
-        (CARDHOLDER, Field::Cardholder),
-        (CARD_NUMBER, Field::CardNumber),
-        (TRACK, Field::TrackData),
-    ];
-    for (list, field) in lists {
-        if list.iter().any(|n| n.as_bytes() == name) {
-            return Some(field);
+/// Every accepted spelling, lowercase, with its field.
+fn forms() -> &'static std::collections::HashMap<Vec<u8>, Field> {
+    static FORMS: OnceLock<std::collections::HashMap<Vec<u8>, Field>> = OnceLock::new();
+    FORMS.get_or_init(|| {
+        let mut m = std::collections::HashMap::new();
+        let lists: [(&[&str], Field); 5] = [
+            (CVV, Field::Cvv),
+            (EXPIRY, Field::Expiry),
+            (CARDHOLDER, Field::Cardholder),
+            (CARD_NUMBER, Field::CardNumber),
+            (TRACK, Field::TrackData),
+        ];
+        for (list, field) in lists {
+            for name in list {
+                for prefix in std::iter::once("").chain(PREFIXES.iter().copied()) {
+                    let words: Vec<&str> =
+                        prefix.split('_').chain(name.split('_')).filter(|w| !w.is_empty()).collect();
+                    for sep in ["", "_", "-"] {
+                        m.entry(words.join(sep).into_bytes()).or_insert(field);
+                    }
+                }
+            }
         }
+        m
+    })
+}
+
+/// The part of a key that names the field: the last bracket segment of `a[b][c]`, else
+/// the whole key.
+fn name_part(key: &[u8]) -> &[u8] {
+    if key.last() != Some(&b']') {
+        return key;
     }
-    None
+    key.split(|&b| b == b'[' || b == b']').rfind(|s| !s.is_empty()).unwrap_or(&[])
 }
 
 /// Classifies a decoded key name.
@@ -51,43 +75,25 @@ pub(crate) fn classify_key(key: &[u8]) -> Option<Field> {
     if key.len() > MAX_KEY {
         return None;
     }
-    let segment = key
-        .split(|&b| matches!(b, b'[' | b']' | b'.'))
-        .rfind(|s| s.iter().any(|&b| !matches!(b, b'_' | b'-' | b' ')))?;
-    if segment.len() > 64 {
-        return None;
+    let name = name_part(key);
+    let mut buf = [0u8; 64];
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
     }
-    let mut norm = [0u8; 64];
-    let mut n = 0;
-    for &b in segment {
-        if matches!(b, b'_' | b'-' | b' ') {
-            continue;
-        }
-        if let Some(slot) = norm.get_mut(n) {
-            *slot = b.to_ascii_lowercase();
-            n += 1;
-        }
-    }
-    let name = norm.get(..n)?;
-    if let Some(f) = lookup(name) {
-        return Some(f);
-    }
-    PREFIXES.iter().find_map(|p| name.strip_prefix(p.as_bytes()).and_then(lookup))
+    forms().get(&*lower).copied()
 }
 
-/// The 64 Ki-bit filter of the last three normalized characters of every sensitive name.
+/// The filter: one bit per (last three bytes, length) of every accepted spelling.
 fn suffix_table() -> &'static [u64; 1024] {
     static TABLE: OnceLock<[u64; 1024]> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = [0u64; 1024];
-        for list in [CVV, EXPIRY, CARDHOLDER, CARD_NUMBER, TRACK] {
-            for name in list {
-                let b = name.as_bytes();
-                if let [.., x, y, z] = b {
-                    let h = hash3(*x, *y, *z);
-                    if let Some(w) = t.get_mut(h / 64) {
-                        *w |= 1u64 << (h % 64);
-                    }
+        for form in forms().keys() {
+            if let [.., a, b, c] = form.as_slice() {
+                let h = hash3(*a, *b, *c, form.len());
+                if let Some(w) = t.get_mut(h / 64) {
+                    *w |= 1u64 << (h % 64);
                 }
             }
         }
@@ -96,54 +102,40 @@ fn suffix_table() -> &'static [u64; 1024] {
 }
 
 #[inline(always)]
-fn hash3(a: u8, b: u8, c: u8) -> usize {
-    let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+fn hash3(a: u8, b: u8, c: u8, len: usize) -> usize {
+    let len = u32::try_from(len.min(255)).unwrap_or(255);
+    let v = (len << 24) | (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
     (v.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+/// True when the raw key (no escapes) is sensitive; a few instructions for most keys.
+#[inline]
+pub(crate) fn key_may_be_sensitive(key: &[u8]) -> bool {
+    classify_key_fast(key).is_some()
+}
+
+/// [`classify_key`] behind the filter: same answer, faster on ordinary keys.
+#[inline]
+pub(crate) fn classify_key_fast(key: &[u8]) -> Option<Field> {
+    match key {
+        [.., b']'] => classify_key(key),
+        [.., a, b, c] if key.len() <= 64 => {
+            let h = hash3(a.to_ascii_lowercase(), b.to_ascii_lowercase(), c.to_ascii_lowercase(), key.len());
+            let hit = suffix_table().get(h / 64).is_some_and(|w| w & (1u64 << (h % 64)) != 0);
+            if hit { classify_key(key) } else { None }
+        }
+        _ => None,
+    }
 }
 
 /// Fast conservative test on the key whose closing quote is at `q`: false only when
 /// [`classify_key`] would say `None` (for a key without escapes).
 pub(crate) fn key_at_may_be_sensitive(hay: &[u8], q: usize) -> bool {
-    // The last three normalized characters, walking backwards from the closing quote.
-    let mut i = q;
-    let mut got = [0u8; 3];
-    let mut n = 0usize;
-    let mut in_trailer = true;
-    while i > 0 && n < 3 {
-        i -= 1;
-        let Some(&b) = hay.get(i) else { return true };
-        match b {
-            b'"' => break,
-            b'_' | b'-' | b' ' => continue,
-            b'[' | b']' | b'.' => {
-                if in_trailer {
-                    continue;
-                }
-                break;
-            }
-            _ => {
-                in_trailer = false;
-                if let Some(slot) = got.get_mut(2 - n) {
-                    *slot = b.to_ascii_lowercase();
-                }
-                n += 1;
-            }
-        }
-    }
-    if n < 3 {
-        // Fewer than three characters in the last segment: no name is that short, but
-        // let the full check decide anyway (it is cheap for such keys).
-        return key_full_check(hay, q);
-    }
-    let h = hash3(got[0], got[1], got[2]);
-    let hit = suffix_table().get(h / 64).is_some_and(|w| w & (1u64 << (h % 64)) != 0);
-    hit && key_full_check(hay, q)
-}
-
-fn key_full_check(hay: &[u8], q: usize) -> bool {
     let before = hay.get(..q).unwrap_or(&[]);
-    let Some(open) = memchr::memrchr(b'"', before) else { return false };
-    classify_key(before.get(open + 1..).unwrap_or(&[])).is_some()
+    match memchr::memrchr(b'"', before) {
+        Some(open) => key_may_be_sensitive(before.get(open + 1..).unwrap_or(&[])),
+        None => false,
+    }
 }
 
 /// Like [`key_at_may_be_sensitive`] for a colon at `c` preceded by whitespace.
@@ -168,7 +160,7 @@ mod tests {
     fn cvv_names_in_every_form() {
         for k in [
             "cvc", "CVV", "cvv2", "card_cvc", "cardCvc", "card-cvc", "CardCvc", "CARD_CVC",
-            "card[cvc]", "payment_method[card][cvc]", "card.cvc", "securityCode",
+            "card[cvc]", "payment_method[card][cvc]", "card[cvc][]", "securityCode",
             "security_code", "security-code", "SecurityCode", "card_code", "cid", "csc",
         ] {
             assert_eq!(classify_key(k.as_bytes()), Some(Field::Cvv), "{k}");
@@ -195,14 +187,14 @@ mod tests {
 
     #[test]
     fn ordinary_keys_are_not_sensitive() {
-        for k in ["name", "id", "order_id", "code", "zip_code", "date", "month", "cvv.x", ""] {
+        for k in ["name", "id", "order_id", "code", "zip_code", "date", "month", "card.cvc", "c_v_v", ""] {
             assert_eq!(classify_key(k.as_bytes()), None, "{k}");
         }
     }
 
     #[test]
     fn filter_agrees_with_full_check() {
-        for k in ["cvc", "card[cvc]", "card.cvc]", "Security_Code", "x", "name", "exp_mm", "a.b"] {
+        for k in ["cvc", "card[cvc]", "card.cvc]", "Security_Code", "x", "name", "exp_mm", "a.b", "CARD-CVC"] {
             let doc = format!("{{\"{k}\":1}}");
             let q = 2 + k.len();
             assert_eq!(

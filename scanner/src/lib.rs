@@ -129,6 +129,12 @@ impl Stream {
     }
 }
 
+/// Diagnostics for benches: would the JSON fast path hand `input` to the exact machine?
+#[doc(hidden)]
+pub fn json_needs_exact(input: &[u8]) -> bool {
+    prefilter::json_needs_exact(detected_isa(), input)
+}
+
 /// Scans `input` in `mode` with the best instruction set of this CPU.
 pub fn scan(input: &[u8], mode: Mode) -> Vec<Finding> {
     Scanner::new(mode).scan(input)
@@ -144,7 +150,7 @@ pub fn contains_pan(input: &[u8], mode: Mode) -> bool {
 /// "run [`contains_pan`]".
 pub fn might_contain_pan(input: &[u8]) -> bool {
     let isa = detected_isa();
-    prefilter::next_flag(isa, input, 0, 0).is_some()
+    prefilter::next_flag(isa, input, 0, 0, None).is_some()
         || memchr::memchr3(b'\\', b'%', b'+', input).is_some()
         || prefilter::json_needs_exact(isa, input)
 }

@@ -27,40 +27,62 @@ fn runs12(m: u64) -> u64 {
     a4 & (a2 >> 8)
 }
 
-/// Where the scanner must decode exactly: the first byte at or after `from` that lies in a
-/// run of at least 12 M bytes (the run may have begun before it), or the last byte of
-/// `hay` if it is an M byte (the run may go on in the next chunk). `prev_x`: digit/high
-/// bits of the 3 bytes before `from`, in bits 61..=63.
+/// Where the scanner must decode exactly: the start of the first run at or after `from`
+/// of at least 12 M bytes that may hold a card number (runs of plain ASCII digits and
+/// separators proven free of one are skipped, see [`run_without_pan`]), or of a run that
+/// touches the end of `hay` (it may go on in the next chunk). `prev_x`: digit/high bits
+/// of the 3 bytes before `from`, in bits 61..=63. `escape`: a byte that may continue a run
+/// through an escape (JSON's backslash), so a run ending there is never skipped.
 #[inline(always)]
-fn next_flag_generic<C: Classify>(hay: &[u8], from: usize, prev_x: u64) -> Option<usize> {
+fn next_flag_generic<C: Classify>(
+    hay: &[u8],
+    from: usize,
+    prev_x: u64,
+    escape: Option<u8>,
+) -> Option<usize> {
     let mut pos = from;
+    let mut floor = from;
     let mut prev_x = prev_x;
     let mut run = 0u32;
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
-        let (block, valid) = match rest.first_chunk::<64>() {
-            Some(b) => (*b, 64usize),
-            None => (padded(rest), rest.len()),
+        let (masks, valid) = match rest.first_chunk::<64>() {
+            // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
+            Some(b) => (unsafe { C::masks(b) }, 64usize),
+            // SAFETY: as above.
+            None => (unsafe { C::masks(&padded(rest)) }, rest.len()),
         };
-        // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
-        let masks = unsafe { C::masks(&block) };
         let (m, x) = m_bits(&masks, prev_x);
         let m = if valid == 64 { m } else { m & ((1u64 << valid) - 1) };
-        if run > 0 {
-            let lead = m.trailing_ones();
-            if run + lead >= 12 {
-                return Some(pos);
+        let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
+            Some(pos)
+        } else {
+            let r = runs12(m);
+            if r != 0 {
+                Some(pos + r.trailing_zeros() as usize)
+            } else if valid < 64 && valid > 0 && m & (1u64 << (valid - 1)) != 0 {
+                // Tail: an M byte at the very end may continue in the next chunk.
+                Some(pos + valid - 1)
+            } else {
+                None
             }
-        }
-        let r = runs12(m);
-        if r != 0 {
-            return Some(pos + r.trailing_zeros() as usize);
+        };
+        if let Some(p) = flagged {
+            let s = run_start(hay, p, floor);
+            match run_without_pan(hay, s) {
+                Some(end) if escape.is_none_or(|e| hay.get(end) != Some(&e)) => {
+                    pos = end;
+                    floor = end;
+                    let before =
+                        |k: usize| end.checked_sub(k).and_then(|j| hay.get(j)).copied().unwrap_or(0);
+                    prev_x = prev_x_bits([before(3), before(2), before(1)]);
+                    run = 0;
+                    continue;
+                }
+                _ => return Some(s),
+            }
         }
         if valid < 64 {
-            // Tail: an M byte at the very end may continue in the next chunk.
-            if valid > 0 && m & (1u64 << (valid - 1)) != 0 {
-                return Some(pos + valid - 1);
-            }
             return None;
         }
         run = if m == u64::MAX { run.saturating_add(64) } else { m.leading_ones() };
@@ -72,31 +94,38 @@ fn next_flag_generic<C: Classify>(hay: &[u8], from: usize, prev_x: u64) -> Optio
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn next_flag_avx2(hay: &[u8], from: usize, prev_x: u64) -> Option<usize> {
-    next_flag_generic::<crate::simd::Avx2>(hay, from, prev_x)
+fn next_flag_avx2(hay: &[u8], from: usize, prev_x: u64, escape: Option<u8>) -> Option<usize> {
+    next_flag_generic::<crate::simd::Avx2>(hay, from, prev_x, escape)
 }
 
 #[cfg(target_arch = "x86_64")]
-fn next_flag_sse2(hay: &[u8], from: usize, prev_x: u64) -> Option<usize> {
-    next_flag_generic::<crate::simd::Sse2>(hay, from, prev_x)
+fn next_flag_sse2(hay: &[u8], from: usize, prev_x: u64, escape: Option<u8>) -> Option<usize> {
+    next_flag_generic::<crate::simd::Sse2>(hay, from, prev_x, escape)
 }
 
 /// Dispatches [`next_flag_generic`] to `isa`.
-pub(crate) fn next_flag(isa: Isa, hay: &[u8], from: usize, prev_x: u64) -> Option<usize> {
+pub(crate) fn next_flag(
+    isa: Isa,
+    hay: &[u8],
+    from: usize,
+    prev_x: u64,
+    escape: Option<u8>,
+) -> Option<usize> {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             // SAFETY: `Isa::Avx2` is only ever selected after run-time detection of AVX2
             // (`simd::detected_isa`, `simd::available_isas`).
-            unsafe { next_flag_avx2(hay, from, prev_x) }
+            unsafe { next_flag_avx2(hay, from, prev_x, escape) }
         }
         #[cfg(target_arch = "x86_64")]
-        Isa::Sse2 => next_flag_sse2(hay, from, prev_x),
-        _ => next_flag_generic::<Scalar>(hay, from, prev_x),
+        Isa::Sse2 => next_flag_sse2(hay, from, prev_x, escape),
+        _ => next_flag_generic::<Scalar>(hay, from, prev_x, escape),
     }
 }
 
 /// Digit/high bits for the 3 bytes before a position, placed in bits 61..=63.
+#[inline]
 pub(crate) fn prev_x_bits(before: [u8; 3]) -> u64 {
     let mut x = 0u64;
     for (i, b) in before.iter().enumerate() {
@@ -105,6 +134,96 @@ pub(crate) fn prev_x_bits(before: [u8; 3]) -> u64 {
         }
     }
     x
+}
+
+/// The run of ASCII digits and separators starting at `s`, when it certainly holds no card
+/// number and ends inside `hay` at an ASCII byte that is neither: returns that byte's
+/// index. `None` means "decode it exactly" (non-ASCII, chunk end, or a possible PAN).
+/// The caller guarantees that no digit run is open before `s`.
+pub(crate) fn run_without_pan(hay: &[u8], s: usize) -> Option<usize> {
+    let mut i = s;
+    let mut digits = 0usize;
+    let mut seps = false;
+    while let Some(&b) = hay.get(i) {
+        if b.is_ascii_digit() {
+            digits += 1;
+        } else if crate::chars::is_ascii_sep(b) {
+            seps = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if *hay.get(i)? >= 0x80 {
+        return None;
+    }
+    if digits < 12 {
+        return Some(i);
+    }
+    if !seps {
+        if digits > 19 {
+            return Some(i);
+        }
+        let mut vals = [0u8; 19];
+        for (v, b) in vals.iter_mut().zip(hay.get(s..i)?) {
+            *v = b.wrapping_sub(b'0');
+        }
+        return match crate::iin::validate(vals.get(..digits)?) {
+            Some(_) => None,
+            None => Some(i),
+        };
+    }
+    if digits > 64 {
+        return None;
+    }
+    // Separated: every candidate (whole groups, 12 to 19 digits) must fail validation.
+    // Longer gaps would only split the run further, so this is conservative.
+    let mut vals = [0u8; 64];
+    let mut group_start = [false; 64];
+    let mut n = 0usize;
+    let mut after_sep = true;
+    for &b in hay.get(s..i)? {
+        if b.is_ascii_digit() {
+            if let (Some(v), Some(g)) = (vals.get_mut(n), group_start.get_mut(n)) {
+                *v = b - b'0';
+                *g = after_sep;
+            }
+            n += 1;
+            after_sep = false;
+        } else {
+            after_sep = true;
+        }
+    }
+    for a in 0..n {
+        if group_start.get(a) != Some(&true) {
+            continue;
+        }
+        for len in 12..=19 {
+            let e = a + len;
+            if e > n {
+                break;
+            }
+            let boundary = e == n || group_start.get(e) == Some(&true);
+            if boundary && vals.get(a..e).and_then(crate::iin::validate).is_some() {
+                return None;
+            }
+        }
+    }
+    Some(i)
+}
+
+/// The start of the run of digit, non-ASCII and separator bytes that contains `p`, not
+/// going below `floor`.
+pub(crate) fn run_start(hay: &[u8], p: usize, floor: usize) -> usize {
+    let mut s = p;
+    while s > floor
+        && hay
+            .get(s - 1)
+            .is_some_and(|&b| b.is_ascii_digit() || b >= 0x80 || crate::chars::is_ascii_sep(b))
+    {
+        s -= 1;
+    }
+    s
 }
 
 // ---------------------------------------------------------------------------------------
@@ -121,23 +240,23 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     let mut prev_ws_top = 0u64;
     let mut prev_digit_top = 0u64;
     let mut run = 0u32;
+    // Bytes below `floor` were examined already (a run proven free of card numbers).
+    let mut floor = 0usize;
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
-        let (block, valid) = match rest.first_chunk::<64>() {
-            Some(b) => (*b, 64usize),
-            None => (padded(rest), rest.len()),
+        let (masks, valid) = match rest.first_chunk::<64>() {
+            // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
+            Some(b) => (unsafe { C::masks(b) }, 64usize),
+            // SAFETY: as above.
+            None => (unsafe { C::masks(&padded(rest)) }, rest.len()),
         };
-        // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
-        let masks = unsafe { C::masks(&block) };
         let (m, x) = m_bits(&masks, prev_x);
         if masks.backslash != 0 {
             return true;
         }
-        if (run > 0 && run + m.trailing_ones() >= 12) || runs12(m) != 0 {
-            return true;
-        }
         // e/E right after a digit: maybe a number with an exponent.
-        let mut e = masks.exp & ((masks.digit << 1) | prev_digit_top);
+        let next_ok = ((masks.digit | masks.sep | masks.plus) >> 1) | (1u64 << 63);
+        let mut e = masks.exp & ((masks.digit << 1) | prev_digit_top) & next_ok;
         while e != 0 {
             let i = pos + e.trailing_zeros() as usize;
             if crate::json::exponent_number_may_be_pan(hay, i) {
@@ -146,30 +265,60 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
             e &= e - 1;
         }
         // Key ends: a quote right before a colon, or a colon after whitespace.
-        let key_q = masks.quote & (masks.colon >> 1);
-        let mut keys = key_q;
+        let mut keys = masks.quote & (masks.colon >> 1);
         while keys != 0 {
-            let q = pos + keys.trailing_zeros() as usize;
-            if crate::keys::key_at_may_be_sensitive(hay, q) {
+            let bit = keys.trailing_zeros();
+            let q = pos + bit as usize;
+            let below = masks.quote & ((1u64 << bit) - 1);
+            let sensitive = if below != 0 {
+                let open = pos + 63 - below.leading_zeros() as usize;
+                crate::keys::key_may_be_sensitive(hay.get(open + 1..q).unwrap_or(&[]))
+            } else {
+                crate::keys::key_at_may_be_sensitive(hay, q)
+            };
+            if sensitive {
                 return true;
             }
             keys &= keys - 1;
         }
-        if masks.colon & 1 != 0 && prev_quote_top != 0 && pos > 0 {
-            // The quote was the last byte of the previous block.
-            if crate::keys::key_at_may_be_sensitive(hay, pos - 1) {
+        if masks.colon & 1 != 0
+            && prev_quote_top != 0
+            && pos > 0
+            && crate::keys::key_at_may_be_sensitive(hay, pos - 1)
+        {
+            return true;
+        }
+        let mut spaced = masks.colon & ((masks.ws << 1) | prev_ws_top);
+        while spaced != 0 {
+            let c = pos + spaced.trailing_zeros() as usize;
+            if crate::keys::spaced_key_may_be_sensitive(hay, c) {
                 return true;
             }
+            spaced &= spaced - 1;
         }
-        let spaced = masks.colon & ((masks.ws << 1) | prev_ws_top);
-        if spaced != 0 {
-            let mut s = spaced;
-            while s != 0 {
-                let c = pos + s.trailing_zeros() as usize;
-                if crate::keys::spaced_key_may_be_sensitive(hay, c) {
-                    return true;
+        // Runs of 12 digit-like bytes: fine when provably free of card numbers.
+        let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
+            Some(pos)
+        } else {
+            let r = runs12(m);
+            (r != 0).then(|| pos + r.trailing_zeros() as usize)
+        };
+        if let Some(p) = flagged {
+            let s = run_start(hay, p.min(hay.len().saturating_sub(1)), floor);
+            match run_without_pan(hay, s) {
+                Some(end) => {
+                    // Restart right after the run, with the carries of the bytes before it.
+                    pos = end;
+                    floor = end;
+                    let before = |k: usize| end.checked_sub(k).and_then(|j| hay.get(j)).copied().unwrap_or(0);
+                    prev_x = prev_x_bits([before(3), before(2), before(1)]);
+                    prev_quote_top = u64::from(before(1) == b'"');
+                    prev_ws_top = u64::from(matches!(before(1), b' ' | b'\t' | b'\r' | b'\n'));
+                    prev_digit_top = u64::from(before(1).is_ascii_digit());
+                    run = 0;
+                    continue;
                 }
-                s &= s - 1;
+                None => return true,
             }
         }
         if valid < 64 {
@@ -225,16 +374,18 @@ mod tests {
     #[test]
     fn flags_separated_and_unicode_runs_on_every_isa() {
         for isa in crate::simd::available_isas() {
-            assert_eq!(next_flag(isa, b"order 1234 total 99!", 0, 0), None, "{isa:?}");
-            assert!(next_flag(isa, b"x 4242 4242 4242 4242 y", 0, 0).is_some(), "{isa:?}");
+            assert_eq!(next_flag(isa, b"order 1234 total 99!", 0, 0, None), None, "{isa:?}");
+            assert!(next_flag(isa, b"x 4242 4242 4242 4242 y", 0, 0, None).is_some(), "{isa:?}");
             let fw = "ｘ４２４２".as_bytes();
-            assert!(next_flag(isa, fw, 0, 0).is_some(), "{isa:?}");
+            assert!(next_flag(isa, fw, 0, 0, None).is_some(), "{isa:?}");
             // Twelve spaces of indentation are not a run: no digit before them.
-            assert_eq!(next_flag(isa, b"{\n            \"a\": 1}", 0, 0), None, "{isa:?}");
+            assert_eq!(next_flag(isa, b"{\n            \"a\": 1}", 0, 0, None), None, "{isa:?}");
             // A run crossing the 64-byte block boundary.
             let mut v = vec![b'a'; 58];
-            v.extend_from_slice(b"424242424242424242 x");
-            assert_eq!(next_flag(isa, &v, 0, 0), Some(64), "{isa:?}");
+            v.extend_from_slice(b"4242424242424242 x");
+            assert_eq!(next_flag(isa, &v, 0, 0, None), Some(58), "{isa:?}");
+            // A plain run of 13 digits that is no card number is skipped.
+            assert_eq!(next_flag(isa, b"ts 1706080333639, 1706080333639!", 0, 0, None), None);
         }
     }
 }

@@ -69,22 +69,14 @@ impl Raw {
                 continue;
             }
             let prev = [self.before(chunk, i, 3), self.before(chunk, i, 2), self.before(chunk, i, 1)];
-            let Some(p) = next_flag(self.isa, chunk, i, prev_x_bits(prev)) else {
+            let Some(mut s) = next_flag(self.isa, chunk, i, prev_x_bits(prev), None) else {
                 break;
             };
-            // Walk back to the start of the run of digit/high/separator bytes.
-            let mut s = p;
-            while s > i
-                && chunk.get(s - 1).is_some_and(|&b| {
-                    b.is_ascii_digit() || b >= 0x80 || crate::chars::is_ascii_sep(b)
-                })
-            {
-                s -= 1;
+            // Separators before the first digit do nothing while no run is open.
+            while chunk.get(s).is_some_and(|&b| crate::chars::is_ascii_sep(b)) {
+                s += 1;
             }
-            if let Some(e) = self.simple_run_without_pan(chunk, s) {
-                i = e;
-                continue;
-            }
+            let p = s;
             let b1 = self.before(chunk, s, 1);
             let b2 = self.before(chunk, s, 2);
             let ch = |b: u8| if b < 0x80 { u32::from(b) } else { REPLACEMENT };
@@ -94,33 +86,6 @@ impl Raw {
         }
         self.remember_tail(chunk);
         self.offset += len;
-    }
-
-    /// A run of plain ASCII digits at `s`, ended inside the chunk by a byte that cannot
-    /// continue it or open track data, with no valid PAN: returns the index of that byte.
-    fn simple_run_without_pan(&self, chunk: &[u8], s: usize) -> Option<usize> {
-        let rest = chunk.get(s..)?;
-        let n = rest.iter().take(20).take_while(|b| b.is_ascii_digit()).count();
-        let next = *rest.get(n)?;
-        if n == 20
-            || next.is_ascii_digit()
-            || next >= 0x80
-            || crate::chars::is_ascii_sep(next)
-            || next == b'='
-            || next == b'^'
-        {
-            return None;
-        }
-        if (12..=19).contains(&n) {
-            let mut vals = [0u8; 19];
-            for (v, b) in vals.iter_mut().zip(rest.iter().take(n)) {
-                *v = b.wrapping_sub(b'0');
-            }
-            if crate::iin::validate(vals.get(..n)?).is_some() {
-                return None;
-            }
-        }
-        Some(s + n)
     }
 
     /// Decodes bytes exactly from `i` until at least `min_end` and the machine is idle.

@@ -26,6 +26,8 @@ pub(crate) struct Masks {
     pub(crate) ws: u64,
     /// `e` or `E`.
     pub(crate) exp: u64,
+    /// `+`.
+    pub(crate) plus: u64,
 }
 
 /// One way to classify a 64-byte block.
@@ -58,6 +60,7 @@ impl Classify for Scalar {
                 b'"' => m.quote |= bit,
                 b':' => m.colon |= bit,
                 b'e' | b'E' => m.exp |= bit,
+                b'+' => m.plus |= bit,
                 _ => {}
             }
             if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
@@ -110,6 +113,7 @@ mod x86 {
                     m.colon |= w!(eq!(b':'));
                     m.ws |= w!(space | eq!(b'\t') | eq!(b'\r') | eq!(b'\n'));
                     m.exp |= w!(eq!(b'e') | eq!(b'E'));
+                    m.plus |= w!(eq!(b'+'));
                 }
             }
             m
@@ -148,6 +152,7 @@ mod x86 {
                     m.colon |= w!(eq!(b':'));
                     m.ws |= w!(space | eq!(b'\t') | eq!(b'\r') | eq!(b'\n'));
                     m.exp |= w!(eq!(b'e') | eq!(b'E'));
+                    m.plus |= w!(eq!(b'+'));
                 }
             }
             m
