@@ -82,8 +82,8 @@ pub fn main() -> ExitCode {
 }
 
 /// Loads and validates a configuration, printing every problem to stderr.
-fn load(path: &Path) -> Option<outscope_config::Config> {
-    match outscope_config::load(path) {
+fn load(path: &Path, checks: &outscope_config::Checks) -> Option<outscope_config::Config> {
+    match outscope_config::load_with(path, checks) {
         Ok(config) => Some(config),
         Err(problems) => {
             for p in &problems.0 {
@@ -105,7 +105,12 @@ fn load(path: &Path) -> Option<outscope_config::Config> {
 }
 
 fn validate(path: &Path, offline: bool) -> ExitCode {
-    let Some(config) = load(path) else {
+    let checks = if offline {
+        outscope_config::Checks::default()
+    } else {
+        outscope_config::Checks::ALL
+    };
+    let Some(config) = load(path, &checks) else {
         return ExitCode::from(EXIT_CONFIG);
     };
     if !offline
@@ -129,7 +134,7 @@ fn validate(path: &Path, offline: bool) -> ExitCode {
 }
 
 fn run(path: &Path) -> ExitCode {
-    let Some(config) = load(path) else {
+    let Some(config) = load(path, &outscope_config::Checks::ALL) else {
         return ExitCode::from(EXIT_CONFIG);
     };
     let log = match init_logging(&config.log) {

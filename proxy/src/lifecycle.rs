@@ -131,7 +131,7 @@ impl Running {
 
     /// Reads, validates and applies the configuration file at `path` (SIGHUP).
     pub fn reload_file(&self, path: &Path) -> Result<(), ReloadError> {
-        match outscope_config::load(path) {
+        match outscope_config::load_with(path, &outscope_config::Checks::ALL) {
             Ok(config) => self.reload(config),
             Err(problems) => {
                 self.app.metrics.reload_failed();

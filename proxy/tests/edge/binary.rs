@@ -134,7 +134,11 @@ async fn validate_opens_the_certificate_files() {
     std::fs::remove_file(pki.path("bin-server.key")).unwrap();
     let missing = outscope(&["validate", "-c", path.to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(78));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("bin-server.key"));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("listeners[0].tls.certificates[0].key"),
+        "the missing key file is named by its key path: {err}"
+    );
     let offline = outscope(&["validate", "--offline", "-c", path.to_str().unwrap()]);
     assert!(offline.status.success(), "--offline does not open files");
 }
