@@ -109,7 +109,8 @@ impl TokenizeError {
         )
     }
 
-    pub(crate) fn unavailable(cause: UnavailableCause) -> TokenizeError {
+    /// `Unavailable` with this cause and no `Retry-After`.
+    pub fn unavailable(cause: UnavailableCause) -> TokenizeError {
         TokenizeError::Unavailable {
             cause,
             retry_after: None,

@@ -1,7 +1,11 @@
 //! The Stripe tokenizer: one `POST /v1/payment_methods` (or `/v1/tokens`) per card over a
 //! pooled HTTP/1.1 client, with a per-attempt timeout, bounded retries that reuse one
-//! `Idempotency-Key` (connection errors, 429 and 5xx only; never another 4xx), jittered
-//! backoff, and a circuit breaker.
+//! `Idempotency-Key` (connection errors, 429 and 5xx only; never another 4xx; never when
+//! Stripe answers `Stripe-Should-Retry: false`), jittered backoff, and a circuit breaker.
+//!
+//! Stripe replays the saved answer of a key, 500s included, once an endpoint started
+//! executing; a retry helps with failures in front of it (connection errors, 502/503
+//! from its edge) and with 429. Timeouts are not retried: the attempt used its budget.
 
 mod connector;
 mod wire;
@@ -197,9 +201,10 @@ impl StripeTokenizer {
         let retry = self.inner.retry;
         let mut attempt = 0;
         loop {
-            let result = self.send_once(&body, &idempotency_key).await;
+            let (result, should_retry) = self.send_once(&body, &idempotency_key).await;
             let Err(err) = &result else { return result };
-            if attempt >= retry.max_retries || !retryable(err) {
+            // Stripe says when a retry cannot help (e.g. a saved 500 replayed for the key).
+            if attempt >= retry.max_retries || !retryable(err) || should_retry == Some(false) {
                 return result;
             }
             attempt += 1;
@@ -213,6 +218,7 @@ impl StripeTokenizer {
         }
     }
 
+    /// One attempt, and Stripe's `Stripe-Should-Retry` answer when it gave one.
     async fn send_once(&self, body: &Bytes, idempotency_key: &HeaderValue) -> Attempt {
         let inner = &self.inner;
         let mut request = Request::builder()
@@ -228,9 +234,11 @@ impl StripeTokenizer {
         if let Some(version) = &inner.stripe_version {
             request = request.header("Stripe-Version", version.clone());
         }
-        let request = request
-            .body(Full::new(body.clone()))
-            .map_err(|_| TokenizeError::Misconfigured("could not build the Stripe request"))?;
+        let Ok(request) = request.body(Full::new(body.clone())) else {
+            let err = TokenizeError::Misconfigured("could not build the Stripe request");
+            return (Err(err), None);
+        };
+        let mut should_retry = None;
         let exchange = async {
             let response = inner.client.request(request).await.map_err(|e| {
                 TokenizeError::unavailable(if e.is_connect() {
@@ -241,6 +249,11 @@ impl StripeTokenizer {
             })?;
             let status = response.status().as_u16();
             let retry_after = wire::parse_retry_after(response.headers().get(RETRY_AFTER));
+            should_retry = match response.headers().get("stripe-should-retry") {
+                Some(v) if v == "true" => Some(true),
+                Some(v) if v == "false" => Some(false),
+                _ => None,
+            };
             let collected = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
@@ -252,13 +265,14 @@ impl StripeTokenizer {
                 Err(wire::classify_status(status, &collected, retry_after))
             }
         };
-        tokio::time::timeout(inner.timeout, exchange)
+        let result = tokio::time::timeout(inner.timeout, exchange)
             .await
-            .unwrap_or(Err(TokenizeError::Timeout(inner.timeout)))
+            .unwrap_or(Err(TokenizeError::Timeout(inner.timeout)));
+        (result, should_retry)
     }
 }
 
-type Attempt = Result<TokenResult, TokenizeError>;
+type Attempt = (Result<TokenResult, TokenizeError>, Option<bool>);
 
 impl std::fmt::Debug for StripeTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -269,8 +283,9 @@ impl std::fmt::Debug for StripeTokenizer {
     }
 }
 
-/// Retried: connection failures, 429 and 5xx. Not retried: timeouts (the attempt used
-/// its whole budget), any other 4xx, our own errors.
+/// Retried: connection failures, 429 and 5xx (unless Stripe answered
+/// `Stripe-Should-Retry: false`). Not retried: timeouts (the attempt used its whole
+/// budget), any other 4xx, our own errors.
 fn retryable(err: &TokenizeError) -> bool {
     matches!(
         err,
