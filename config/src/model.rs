@@ -27,6 +27,8 @@ pub struct Config {
     pub rate_limits: Vec<RateLimit>,
     pub upstreams: Vec<Upstream>,
     pub routes: Vec<Route>,
+    /// Required when any route tokenizes (configured cards or `on_detected = "tokenize"`).
+    pub tokenizer: Option<Tokenizer>,
 }
 
 /// Where a secret (key, certificate, password) is read from. Never the secret itself.
@@ -257,6 +259,8 @@ pub struct Route {
     pub allow_upgrade: bool,
     /// Effective limit (route override or the global one).
     pub max_body_bytes: u64,
+    /// Card-data handling for this route.
+    pub inspection: Inspection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,4 +288,226 @@ pub enum HostHeader {
     Upstream,
     /// Use this value (`host` or `host:port`, lower-case, validated).
     Set(String),
+}
+
+/// How card numbers become tokens (`[tokenizer]`). Required when any route tokenizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tokenizer {
+    Stripe(StripeTokenizer),
+    Local(LocalTokenizer),
+}
+
+/// Stripe's API (or a compatible one such as localstripe in tests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StripeTokenizer {
+    /// `https://api.stripe.com` by default; `http://` only for loopback test servers.
+    pub api_base: String,
+    /// The secret key (`sk_...`), by reference.
+    pub secret_key: SecretRef,
+    pub create: StripeObject,
+    /// Per-attempt deadline.
+    pub timeout: Duration,
+    /// Extra attempts on connection errors, 429 and 5xx (same idempotency key).
+    pub max_retries: u32,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before a probe.
+    pub breaker_cool_down: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeObject {
+    /// `POST /v1/payment_methods` (`pm_...`).
+    PaymentMethod,
+    /// `POST /v1/tokens` (`tok_...`).
+    Token,
+}
+
+/// outscope's own vault: AES-256-GCM ciphertexts, HMAC fingerprints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalTokenizer {
+    /// Data-encryption keys (`keyid:base64` lines; the first is current).
+    pub keys: SecretRef,
+    /// The HMAC key that makes the same card map to the same token.
+    pub fingerprint_key: SecretRef,
+    pub store: LocalStore,
+    pub token_format: TokenFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalStore {
+    /// Per instance, lost on restart (demo, tests).
+    Memory,
+    /// Shared by instances through `[redis]` (ciphertexts only).
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// `tok_` + random base62.
+    Random,
+    /// Same length as the PAN, keeps last4, deliberately fails Luhn.
+    Alias,
+}
+
+/// What a route does about card data (`[routes.inspection]`). Always on unless a route
+/// says otherwise loudly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    pub mode: InspectionMode,
+    /// What built-in detection does with a card number outside configured card fields.
+    pub on_detected: OnDetected,
+    /// Configured card objects (structured fields), tokenized as a whole.
+    pub cards: Vec<CardRule>,
+    /// Scanner key paths (e.g. `order.reference`) where built-in detection does not apply
+    /// (known false positives). Configured card fields are never exempt.
+    pub allow_key_paths: Vec<String>,
+    /// Body types accepted; anything else is 415.
+    pub content_types: Vec<BodyType>,
+    /// `Content-Encoding`s accepted (decoded before inspection); anything else is 415.
+    pub encodings: Vec<Encoding>,
+    pub max_decompressed_bytes: u64,
+    /// Decoded size / encoded size above which a body is refused (bomb).
+    pub max_decompression_ratio: u32,
+    pub max_json_depth: usize,
+    pub max_multipart_parts: usize,
+    /// Multipart parts with a filename.
+    pub file_parts: FileParts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InspectionMode {
+    /// Find, tokenize/mask/reject, egress check. The default.
+    Enforce,
+    /// Only report and count; card data reaches the backend. Needs an explicit
+    /// acknowledgement in the config; never the default.
+    Shadow,
+    /// No inspection at all (benchmarks, non-payment routes). Needs the same acknowledgement.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDetected {
+    /// Replace the digits in place with a token.
+    Tokenize,
+    /// Keep BIN6 and last4 around fixed characters that can never pass Luhn.
+    Mask,
+    /// Answer 422.
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyType {
+    Json,
+    Form,
+    Multipart,
+    /// `text/*`, XML and anything else read as text (raw mode).
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Gzip,
+    Deflate,
+    Br,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileParts {
+    /// Scanned like any other part.
+    Scan,
+    /// A request with a file part is refused.
+    Reject,
+}
+
+/// A structured card object in requests, replaced as a whole by the token result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardRule {
+    /// JSON: where the card object is (`$.payment.card`, `$.items[*].card`), validated
+    /// JSONPath subset (`.name`, `['name']`, `[n]`, `[*]`).
+    pub json_path: Option<String>,
+    /// Forms and multipart: the field prefix (`card` for `card[number]`, `card[cvc]`, ...).
+    pub form_prefix: Option<String>,
+    /// Field names inside the object.
+    pub fields: CardFields,
+    /// Field names written in its place (None: left out).
+    pub output: CardOutput,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardFields {
+    pub number: String,
+    pub exp_month: String,
+    pub exp_year: String,
+    /// A combined `MM/YY` or `MM/YYYY` field.
+    pub exp: String,
+    pub cvc: String,
+    pub name: String,
+}
+
+impl Default for CardFields {
+    fn default() -> Self {
+        Self {
+            number: "number".into(),
+            exp_month: "exp_month".into(),
+            exp_year: "exp_year".into(),
+            exp: "exp".into(),
+            cvc: "cvc".into(),
+            name: "name".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardOutput {
+    pub token: String,
+    pub last4: Option<String>,
+    pub brand: Option<String>,
+    pub exp_month: Option<String>,
+    pub exp_year: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+impl Default for CardOutput {
+    fn default() -> Self {
+        Self {
+            token: "token".into(),
+            last4: Some("last4".into()),
+            brand: Some("brand".into()),
+            exp_month: Some("exp_month".into()),
+            exp_year: Some("exp_year".into()),
+            fingerprint: Some("fingerprint".into()),
+        }
+    }
+}
+
+impl Default for Inspection {
+    /// Enforce, reject detected card numbers (safe without a tokenizer), every body type
+    /// and encoding, conservative limits.
+    fn default() -> Self {
+        Self {
+            mode: InspectionMode::Enforce,
+            on_detected: OnDetected::Reject,
+            cards: Vec::new(),
+            allow_key_paths: Vec::new(),
+            content_types: vec![
+                BodyType::Json,
+                BodyType::Form,
+                BodyType::Multipart,
+                BodyType::Text,
+            ],
+            encodings: vec![
+                Encoding::Gzip,
+                Encoding::Deflate,
+                Encoding::Br,
+                Encoding::Zstd,
+            ],
+            max_decompressed_bytes: 8 * 1024 * 1024,
+            max_decompression_ratio: 100,
+            max_json_depth: 64,
+            max_multipart_parts: 64,
+            file_parts: FileParts::Scan,
+        }
+    }
 }

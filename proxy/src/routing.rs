@@ -72,6 +72,7 @@ mod tests {
             host_header: outscope_config::HostHeader::Preserve,
             allow_upgrade: false,
             max_body_bytes: 1024,
+            inspection: outscope_config::Inspection::default(),
         }
     }
 

@@ -150,6 +150,7 @@ impl Parts {
             rate_limits: self.rate_limits?,
             upstreams: self.upstreams?,
             routes: self.routes?,
+            tokenizer: None,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{HostHeader, HostMatch, PathMatch, Route};
+use crate::model::{HostHeader, HostMatch, Inspection, PathMatch, Route};
 use crate::sections::read::{
     boolean, check, named, optional, or_default, positive, required, required_entries,
 };
@@ -80,6 +80,7 @@ fn route(
         host_header: host_header?,
         allow_upgrade: allow_upgrade?,
         max_body_bytes: max_body_bytes?,
+        inspection: Inspection::default(),
     })
 }
 

@@ -195,7 +195,9 @@ fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> Conf
             host_header: HostHeader::Preserve,
             allow_upgrade: false,
             max_body_bytes: 1024 * 1024,
+            inspection: Inspection::default(),
         }],
+        tokenizer: None,
     }
 }
 

@@ -70,6 +70,7 @@ pub fn config(pki: &Pki, upstream: &Upstream) -> Config {
         rate_limits: vec![],
         upstreams: vec![upstream_config("backend", upstream.addr)],
         routes: vec![route("all", PathMatch::Prefix("/".into()), 0)],
+        tokenizer: None,
     }
 }
 
@@ -101,6 +102,7 @@ pub fn route(name: &str, path: PathMatch, upstream: usize) -> Route {
         host_header: HostHeader::Preserve,
         allow_upgrade: false,
         max_body_bytes: 64 * 1024,
+        inspection: Inspection::default(),
     }
 }
 
