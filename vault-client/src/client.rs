@@ -211,6 +211,11 @@ impl Client {
         };
         match self.inner.transport.send(call).await {
             Err(err) if err.is_permission_denied() && self.inner.auth.can_log_in_again() => {
+                if self.lookup(&token).await.is_ok() {
+                    // The token is fine; its policy does not allow this call. A new login
+                    // would get the same policy (and leave one more token behind).
+                    return Err(err);
+                }
                 let token = self.replace_token(generation).await?;
                 let call = Call {
                     method,
@@ -301,16 +306,8 @@ impl Client {
         let now = self.inner.clock.now();
         let (token, lease_secs, renewable) = match self.inner.auth.login_step()? {
             LoginStep::Token(token) => {
-                let call = Call {
-                    method: Method::GET,
-                    path: "auth/token/lookup-self",
-                    token: Some(&token),
-                    body: None,
-                    retry: Retry::Idempotent,
-                };
-                let answer = self.inner.transport.send(call).await?;
-                let lookup: LookupEnvelope = parse("vault token lookup-self", &answer)?;
-                (token, lookup.data.ttl, lookup.data.renewable)
+                let lookup = self.lookup(&token).await?;
+                (token, lookup.ttl, lookup.renewable)
             }
             LoginStep::Call { path, body } => {
                 let call = Call {
@@ -339,6 +336,20 @@ impl Client {
         };
         *slot = Some(state.clone());
         Ok(state)
+    }
+
+    /// What Vault knows about a token; fails when the token is no longer valid.
+    async fn lookup(&self, token: &SecretString) -> Result<Lookup, Error> {
+        let call = Call {
+            method: Method::GET,
+            path: "auth/token/lookup-self",
+            token: Some(token),
+            body: None,
+            retry: Retry::Idempotent,
+        };
+        let answer = self.inner.transport.send(call).await?;
+        let lookup: LookupEnvelope = parse("vault token lookup-self", &answer)?;
+        Ok(lookup.data)
     }
 
     fn state(&self) -> MutexGuard<'_, Option<TokenState>> {

@@ -52,8 +52,14 @@ async fn the_proxy_logs_in_with_approle_files_and_reads_what_its_policy_allows()
         .write(&elsewhere, [("k", "v")])
         .await
         .unwrap();
+    let before = proxy.token_info();
     let err = proxy.kv2("secret").read(&elsewhere).await.unwrap_err();
     assert!(err.is_permission_denied(), "outside its policy: {err}");
+    assert_eq!(
+        proxy.token_info(),
+        before,
+        "a valid token denied by its policy is kept: logging in again would not help"
+    );
 }
 
 #[tokio::test]

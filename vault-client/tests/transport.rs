@@ -167,3 +167,33 @@ async fn a_server_that_never_answers_runs_into_the_request_timeout() {
     assert!(err.to_string().contains("no answer within"), "{err}");
     drop(silent);
 }
+
+#[tokio::test]
+async fn every_call_carries_the_token_the_namespace_and_the_request_marker() {
+    let fake = FakeVault::plain(&[(200, ROOT_LOOKUP), (200, SECRET)]).await;
+    let vault = client(Client::builder(fake.http_addr()).namespace("payments/prod"));
+
+    vault
+        .kv2("secret")
+        .read_version("app/stripe", 3)
+        .await
+        .unwrap();
+
+    let seen = fake.seen();
+    let targets: Vec<_> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.target.as_str()))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("GET", "/v1/auth/token/lookup-self"),
+            ("GET", "/v1/secret/data/app/stripe?version=3")
+        ]
+    );
+    for request in &seen {
+        assert_eq!(request.headers["x-vault-token"], "test-token");
+        assert_eq!(request.headers["x-vault-namespace"], "payments/prod");
+        assert_eq!(request.headers["x-vault-request"], "true");
+    }
+}

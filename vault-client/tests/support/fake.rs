@@ -4,8 +4,8 @@
 
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -19,7 +19,17 @@ use tokio::net::TcpListener;
 pub struct FakeVault {
     pub port: u16,
     hits: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    pub headers: http::HeaderMap,
 }
 
 impl FakeVault {
@@ -37,14 +47,21 @@ impl FakeVault {
         let hits = Arc::new(AtomicUsize::new(0));
         let script: Arc<Vec<(u16, &'static str)>> = Arc::new(script.to_vec());
         let counter = hits.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let (script, counter, tls) = (script.clone(), counter.clone(), tls.clone());
+                let log = log.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let n = counter.fetch_add(1, Ordering::SeqCst);
                         let (status, body) = script[n.min(script.len() - 1)];
-                        drop(request);
+                        log.lock().unwrap().push(Seen {
+                            method: request.method().to_string(),
+                            target: request.uri().to_string(),
+                            headers: request.headers().clone(),
+                        });
                         async move {
                             Ok::<_, Infallible>(
                                 Response::builder()
@@ -69,7 +86,12 @@ impl FakeVault {
                 });
             }
         });
-        Self { port, hits, task }
+        Self {
+            port,
+            hits,
+            seen,
+            task,
+        }
     }
 
     pub fn http_addr(&self) -> String {
@@ -78,6 +100,11 @@ impl FakeVault {
 
     pub fn https_addr(&self, host: &str) -> String {
         format!("https://{host}:{}", self.port)
+    }
+
+    /// Requests received so far, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
     }
 
     /// Requests answered so far.
