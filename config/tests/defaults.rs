@@ -99,6 +99,7 @@ fn a_minimal_listener_upstream_and_route_get_their_defaults() {
             host_header: HostHeader::Preserve,
             allow_upgrade: false,
             max_body_bytes: 1_048_576,
+            inspection: outscope_config::Inspection::default(),
         }
     );
 }

@@ -62,6 +62,7 @@ mod tests {
             host_header: HostHeader::Preserve,
             allow_upgrade: false,
             max_body_bytes: 1,
+            inspection: crate::model::Inspection::default(),
         }
     }
 
