@@ -1,0 +1,10 @@
+//! JSON mode: no panic, spans in bounds, the fast path equals the exact stream.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use outscope_scanner::Mode;
+
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    common::check_mode(data, Mode::Json);
+});
