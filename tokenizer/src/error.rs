@@ -135,6 +135,8 @@ pub enum UnavailableCause {
     BadResponse,
     #[error("token store unreachable")]
     Store,
+    #[error("token store is full")]
+    StoreFull,
     #[error("token store holds a record we could not read")]
     StoreCorrupt,
 }

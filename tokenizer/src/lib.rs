@@ -44,7 +44,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
     CardError, ErrorKind, KeyFileError, RejectCode, SetupError, TokenizeError, UnavailableCause,
 };
-pub use local::{KeyRing, LocalOptions, LocalVault, RedisStoreOptions, StoreOptions, TokenFormat};
+pub use local::{
+    KeyRing, LocalOptions, LocalVault, MEMORY_MAX_RECORDS, RedisStoreOptions, StoreOptions,
+    TokenFormat,
+};
 pub use result::TokenResult;
 pub use secret::SecretString;
 pub use stripe::{Endpoint, RetryOptions, StripeOptions, StripeTokenizer};
@@ -70,6 +73,37 @@ impl Tokenizer {
         match self {
             Tokenizer::Stripe(_) => "stripe",
             Tokenizer::Local(_) => "local",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The proxy holds one tokenizer across tasks of a multi-threaded runtime.
+    #[test]
+    fn tokenizers_and_their_futures_can_cross_threads() {
+        let keys = KeyRing::parse(&format!(
+            "{}\n{}\n",
+            KeyRing::generate_line("fingerprint").as_str(),
+            KeyRing::generate_line("k1").as_str()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let tokenizer = Tokenizer::Local(
+            LocalVault::new(LocalOptions::new(keys)).unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert_send_sync(&tokenizer);
+        let Ok(pan) = Pan::parse(b"4242424242424242") else {
+            panic!("test card")
+        };
+        let future = tokenizer.tokenize(CardInput::new(pan));
+        assert_send(&future);
+        if let Tokenizer::Local(vault) = &tokenizer {
+            assert_send(&vault.detokenize("tok_x"));
         }
     }
 }

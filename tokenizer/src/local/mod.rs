@@ -1,6 +1,6 @@
 //! outscope's own vault: random tokens, the PAN sealed with AES-256-GCM (token and key id
-//! as associated data), same card to same token through a keyed HMAC index. The CVC and
-//! the expiry are never stored.
+//! as associated data), same card to same token through a keyed HMAC index. The CVC, the
+//! expiry and the cardholder name are never stored.
 
 mod keys;
 mod store;
@@ -15,7 +15,7 @@ use crate::error::{RejectCode, SetupError, TokenizeError, UnavailableCause};
 use crate::result::TokenResult;
 use keys::DecryptError;
 pub use keys::KeyRing;
-pub use store::{RedisStoreOptions, StoreOptions};
+pub use store::{MEMORY_MAX_RECORDS, RedisStoreOptions, StoreOptions};
 pub use token::TokenFormat;
 
 /// Record layout version (first byte of every stored record).
@@ -55,6 +55,18 @@ struct Inner {
 }
 
 impl LocalVault {
+    /// A vault on a memory store of `limit` records (tests of a full store).
+    #[cfg(test)]
+    fn with_memory_limit(keys: KeyRing, limit: usize) -> LocalVault {
+        LocalVault {
+            inner: Arc::new(Inner {
+                keys,
+                format: TokenFormat::Random,
+                store: store::Store::Memory(store::MemoryStore::with_limit(limit)),
+            }),
+        }
+    }
+
     /// Builds the vault; a Redis store connects on first use (so it starts while Redis
     /// is down, and each call fails closed until it is back).
     pub fn new(options: LocalOptions) -> Result<LocalVault, SetupError> {
@@ -192,4 +204,49 @@ fn hex(bytes: &[u8]) -> String {
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> KeyRing {
+        let text = format!(
+            "{}\n{}\n",
+            KeyRing::generate_line("fingerprint").as_str(),
+            KeyRing::generate_line("k1").as_str()
+        );
+        KeyRing::parse(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn card(number: &str) -> CardInput {
+        match Pan::parse(number.as_bytes()) {
+            Ok(pan) => CardInput::new(pan),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_memory_store_fails_closed_for_new_cards_only() {
+        let vault = LocalVault::with_memory_limit(keys(), 1);
+        let known = vault.tokenize(card("4242424242424242")).await;
+        assert!(known.is_ok());
+        let new = vault.tokenize(card("5555555555554444")).await;
+        assert_eq!(
+            new.err(),
+            Some(TokenizeError::unavailable(UnavailableCause::StoreFull))
+        );
+        assert!(vault.tokenize(card("4242424242424242")).await.is_ok());
+    }
+
+    #[test]
+    fn records_are_versioned_and_carry_their_key_id() {
+        assert_eq!(
+            decode_record(b"\x01\x02k1nonce"),
+            Some(("k1", &b"nonce"[..]))
+        );
+        assert_eq!(decode_record(b"\x02\x02k1nonce"), None);
+        assert_eq!(decode_record(b"\x01\x09k1"), None);
+        assert_eq!(decode_record(b""), None);
+    }
 }

@@ -15,6 +15,8 @@ use crate::error::{SetupError, TokenizeError, UnavailableCause};
 #[derive(Clone, Default)]
 pub enum StoreOptions {
     /// In this process only: tokens are lost on restart and not shared by instances.
+    /// Holds at most [`MEMORY_MAX_RECORDS`] cards; past that, new cards fail closed
+    /// (`Unavailable`, cause `StoreFull`) while known cards keep their tokens.
     #[default]
     Memory,
     /// Redis, shared by every instance pointing at it.
@@ -61,6 +63,9 @@ impl std::fmt::Debug for StoreOptions {
     }
 }
 
+/// The in-memory store's capacity (a few hundred bytes per card).
+pub const MEMORY_MAX_RECORDS: usize = 1_000_000;
+
 pub(crate) enum Store {
     Memory(MemoryStore),
     Redis(RedisStore),
@@ -69,7 +74,7 @@ pub(crate) enum Store {
 impl Store {
     pub(crate) fn new(options: StoreOptions) -> Result<Store, SetupError> {
         Ok(match options {
-            StoreOptions::Memory => Store::Memory(MemoryStore::default()),
+            StoreOptions::Memory => Store::Memory(MemoryStore::with_limit(MEMORY_MAX_RECORDS)),
             StoreOptions::Redis(options) => Store::Redis(RedisStore::new(options)?),
         })
     }
@@ -93,6 +98,9 @@ impl Store {
                 let mut inner = m.lock();
                 if inner.records.contains_key(token) {
                     return Ok(false);
+                }
+                if inner.records.len() >= m.limit {
+                    return Err(TokenizeError::unavailable(UnavailableCause::StoreFull));
                 }
                 inner.records.insert(token.to_owned(), record.to_vec());
                 Ok(true)
@@ -143,9 +151,9 @@ impl Store {
     }
 }
 
-#[derive(Default)]
 pub(crate) struct MemoryStore {
     inner: Mutex<MemoryInner>,
+    limit: usize,
 }
 
 #[derive(Default)]
@@ -155,6 +163,13 @@ struct MemoryInner {
 }
 
 impl MemoryStore {
+    pub(crate) fn with_limit(limit: usize) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::default(),
+            limit,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, MemoryInner> {
         self.inner
             .lock()

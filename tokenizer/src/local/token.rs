@@ -28,14 +28,28 @@ pub(crate) fn generate(format: TokenFormat, len: usize, last4: &[u8]) -> String 
     }
 }
 
+/// Random base62; drawn again in the (about 1 in 10^9) case of 12 digits in a row, so a
+/// token never holds a digit run long enough to be a card number.
 fn random_token() -> String {
     let mut rng = rand::rng();
-    let mut token = String::with_capacity(RANDOM_PREFIX.len() + RANDOM_LEN);
-    token.push_str(RANDOM_PREFIX);
-    for _ in 0..RANDOM_LEN {
-        token.push(char::from(BASE62[rng.random_range(0..BASE62.len())]));
+    loop {
+        let mut token = String::with_capacity(RANDOM_PREFIX.len() + RANDOM_LEN);
+        token.push_str(RANDOM_PREFIX);
+        for _ in 0..RANDOM_LEN {
+            token.push(char::from(BASE62[rng.random_range(0..BASE62.len())]));
+        }
+        if longest_digit_run(token.as_bytes()) < 12 {
+            return token;
+        }
     }
-    token
+}
+
+fn longest_digit_run(bytes: &[u8]) -> usize {
+    bytes
+        .split(|b| !b.is_ascii_digit())
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// `0`, random digits, `last4`; one middle digit bumped if the whole passes Luhn.
@@ -95,5 +109,11 @@ mod tests {
         assert!(plausible(&token));
         assert!(!plausible("4242424242424242"));
         assert!(!plausible("tok_short"));
+    }
+
+    #[test]
+    fn digit_runs_are_measured() {
+        assert_eq!(longest_digit_run(b"tok_ab123456789012c1"), 12);
+        assert_eq!(longest_digit_run(b"tok_abc"), 0);
     }
 }
