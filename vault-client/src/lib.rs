@@ -1,4 +1,5 @@
-//! A small, typed async client for the HashiCorp Vault / OpenBao HTTP API.
+#![doc = include_str!("../README.md")]
+
 mod auth;
 mod backoff;
 mod body;

@@ -197,3 +197,33 @@ async fn every_call_carries_the_token_the_namespace_and_the_request_marker() {
         assert_eq!(request.headers["x-vault-request"], "true");
     }
 }
+
+#[tokio::test]
+async fn a_ca_directory_is_trusted_like_a_ca_file() {
+    let pki = TestPki::new("outscope test CA");
+    let fake = FakeVault::tls(&[(200, ROOT_LOOKUP), (200, SECRET)], pki.server.clone()).await;
+    let ca_dir = pki.ca_file.parent().unwrap();
+    let vault = client(Client::builder(fake.https_addr("localhost")).ca_path(ca_dir));
+
+    vault.kv2("secret").read("app").await.unwrap();
+}
+
+#[tokio::test]
+async fn twenty_concurrent_first_calls_log_in_once() {
+    let fake = FakeVault::plain(&[(200, ROOT_LOOKUP), (200, SECRET)]).await;
+    let vault = client(Client::builder(fake.http_addr()));
+
+    let reads = (0..20).map(|_| {
+        let vault = vault.clone();
+        tokio::spawn(async move { vault.kv2("secret").read("app").await })
+    });
+    for read in reads.collect::<Vec<_>>() {
+        read.await.unwrap().unwrap();
+    }
+    let lookups = fake
+        .seen()
+        .iter()
+        .filter(|s| s.target.ends_with("lookup-self"))
+        .count();
+    assert_eq!((lookups, fake.hits()), (1, 21));
+}
