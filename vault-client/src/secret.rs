@@ -10,6 +10,9 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use zeroize::Zeroizing;
 
 /// A secret text value: a Vault token, a KV v2 field, a secret id.
+///
+/// `==` is for tests: it is not constant-time, so never use it to check a caller-supplied
+/// value against a secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(Zeroizing<String>);
 
@@ -50,7 +53,8 @@ impl fmt::Debug for SecretString {
     }
 }
 
-/// Secret binary data: a transit plaintext, a data key.
+/// Secret binary data: a transit plaintext, a data key. `==` is not constant-time (see
+/// [`SecretString`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
 

@@ -53,8 +53,12 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     pub(crate) fn parse(addr: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::config(format!("Vault address {addr:?}: {why}"));
+        // The address is not echoed: a mistyped one may carry credentials.
+        let bad = |why: &str| Error::config(format!("the Vault address (VAULT_ADDR): {why}"));
         let uri: http::Uri = addr.trim().parse().map_err(|_| bad("not a URL"))?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(bad("credentials in the address are not supported"));
+        }
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -368,5 +372,8 @@ mod tests {
         ] {
             assert!(Endpoint::parse(bad).unwrap_err().is_config(), "{bad}");
         }
+        let err = Endpoint::parse("https://admin:hunter2@vault:8200").unwrap_err();
+        assert!(err.is_config());
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
