@@ -12,7 +12,7 @@ use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use rustls_pki_types::ServerName;
+use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -28,16 +28,19 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    /// `tls`: whether to speak TLS (webpki roots, TLS 1.2+, ALPN http/1.1).
+    /// `tls`: whether to speak TLS (webpki roots plus `extra_roots`, TLS 1.2+, ALPN
+    /// http/1.1).
     pub(crate) fn new(
         host: &str,
         port: u16,
         connect_timeout: Duration,
         tls: bool,
+        extra_roots: &[CertificateDer<'static>],
     ) -> Result<Connector, SetupError> {
         let tls = if tls {
             let name = ServerName::try_from(host.to_owned()).map_err(|_| SetupError::ApiBase)?;
-            Some((tokio_rustls::TlsConnector::from(client_config()?), name))
+            let config = client_config(extra_roots)?;
+            Some((tokio_rustls::TlsConnector::from(config), name))
         } else {
             None
         };
@@ -68,9 +71,12 @@ impl Connector {
     }
 }
 
-fn client_config() -> Result<Arc<ClientConfig>, SetupError> {
+fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, SetupError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in extra_roots {
+        roots.add(root.clone()).map_err(|_| SetupError::Tls)?;
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -21,6 +21,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rand::Rng;
+use rustls_pki_types::CertificateDer;
 use zeroize::Zeroizing;
 
 use crate::card::CardInput;
@@ -73,7 +74,8 @@ impl Default for RetryOptions {
     }
 }
 
-/// Settings for [`StripeTokenizer::new`].
+/// Settings for [`StripeTokenizer::new`]. A call takes at most
+/// `(retry.max_retries + 1) * timeout` plus the backoff delays.
 pub struct StripeOptions {
     /// `https://api.stripe.com`, or `http://127.0.0.1:PORT` (plain HTTP is refused unless
     /// the host is a loopback address: tests against localstripe).
@@ -89,6 +91,8 @@ pub struct StripeOptions {
     pub circuit: CircuitOptions,
     /// Sent as `Stripe-Version` when set.
     pub stripe_version: Option<String>,
+    /// Trusted in addition to the webpki roots (an egress proxy's CA; tests).
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl StripeOptions {
@@ -104,6 +108,7 @@ impl StripeOptions {
             retry: RetryOptions::default(),
             circuit: CircuitOptions::default(),
             stripe_version: None,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -150,7 +155,13 @@ impl StripeTokenizer {
         clock: Arc<dyn Clock>,
     ) -> Result<StripeTokenizer, SetupError> {
         let base = ApiBase::parse(&options.api_base)?;
-        let connector = Connector::new(&base.host, base.port, options.connect_timeout, base.tls)?;
+        let connector = Connector::new(
+            &base.host,
+            base.port,
+            options.connect_timeout,
+            base.tls,
+            &options.extra_roots,
+        )?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)

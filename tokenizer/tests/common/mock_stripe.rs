@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 #[derive(Clone)]
 pub enum Reply {
@@ -72,8 +72,22 @@ pub struct MockStripe {
 impl MockStripe {
     /// Starts the server on a free loopback port with this script of replies.
     pub async fn start(script: Vec<Reply>) -> MockStripe {
+        MockStripe::start_with(script, None).await
+    }
+
+    /// As [`MockStripe::start`], speaking TLS; the URL is `https://localhost:PORT`.
+    pub async fn start_tls(script: Vec<Reply>, config: Arc<rustls::ServerConfig>) -> MockStripe {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        MockStripe::start_with(script, Some(acceptor)).await
+    }
+
+    async fn start_with(script: Vec<Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> MockStripe {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = match tls {
+            None => format!("http://127.0.0.1:{port}"),
+            Some(_) => format!("https://localhost:{port}"),
+        };
         let state = Arc::new(Mutex::new(State {
             script: script.into_iter().rev().collect(),
             ..State::default()
@@ -83,7 +97,19 @@ impl MockStripe {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 accepting.state.lock().unwrap().connections += 1;
-                tokio::spawn(accepting.clone().serve(stream));
+                let server = accepting.clone();
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(server.serve(stream));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                server.serve(stream).await;
+                            }
+                        });
+                    }
+                }
             }
         });
         server
@@ -109,7 +135,7 @@ impl MockStripe {
         state.script = rest.into_iter().rev().collect();
     }
 
-    async fn serve(self, mut stream: TcpStream) {
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, mut stream: S) {
         let mut buffer = Vec::new();
         loop {
             let Some(request) = read_request(&mut stream, &mut buffer).await else {
@@ -127,7 +153,10 @@ impl MockStripe {
     }
 }
 
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
+async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut Vec<u8>,
+) -> Option<Recorded> {
     let head_end = loop {
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;
@@ -163,7 +192,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
 }
 
 /// Writes the reply; false when the connection should close.
-async fn answer(stream: &mut TcpStream, reply: Reply) -> bool {
+async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, reply: Reply) -> bool {
     let mut reply = reply;
     loop {
         match reply {
@@ -182,7 +211,8 @@ async fn answer(stream: &mut TcpStream, reply: Reply) -> bool {
                 }
                 out.push_str("\r\n");
                 out.push_str(&body);
-                return stream.write_all(out.as_bytes()).await.is_ok();
+                return stream.write_all(out.as_bytes()).await.is_ok()
+                    && stream.flush().await.is_ok();
             }
         }
     }
