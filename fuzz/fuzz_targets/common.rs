@@ -12,7 +12,10 @@ pub fn view(f: &Finding) -> View {
         Kind::Track2 => 2,
         Kind::Field(_) => 3,
     };
-    let d = f.pan().map(|p| p.digits().expose().to_vec()).unwrap_or_default();
+    let d = f
+        .pan()
+        .map(|p| p.digits().expose().to_vec())
+        .unwrap_or_default();
     (k, f.span.clone(), d, f.key_path.clone())
 }
 
@@ -25,7 +28,10 @@ pub fn whole(input: &[u8], mode: Mode, isa: Isa) -> Vec<View> {
     let s = Scanner::with_isa(mode, isa).expect("available");
     let f = s.scan(input);
     for x in &f {
-        assert!(x.span.start <= x.span.end && x.span.end <= input.len(), "span out of bounds");
+        assert!(
+            x.span.start <= x.span.end && x.span.end <= input.len(),
+            "span out of bounds"
+        );
         if let Some(p) = x.pan() {
             assert!((12..=19).contains(&p.digits().len()));
         }

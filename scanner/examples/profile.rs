@@ -1,5 +1,6 @@
 //! Runs one scan in a loop for profiling: `cargo run --release --example profile -- json clean`.
-#[path = "../benches/corpus.rs"]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a profiling helper
+#[path = "../benches/support/corpus.rs"]
 mod corpus;
 use outscope_scanner::{Mode, Scanner};
 
@@ -18,13 +19,23 @@ fn main() {
     let (data, docs) = corpus::generate(kind, 16 << 20, 0x5EED);
     let s = Scanner::new(mode);
     if args.get(3).is_some() {
-        let exact: Vec<_> = docs.iter().filter(|&&(a, b)| outscope_scanner::json_needs_exact(&data[a..b])).collect();
-        println!("{} of {} documents need the exact machine", exact.len(), docs.len());
+        let exact: Vec<_> = docs
+            .iter()
+            .filter(|&&(a, b)| outscope_scanner::json_needs_exact(&data[a..b]))
+            .collect();
+        println!(
+            "{} of {} documents need the exact machine",
+            exact.len(),
+            docs.len()
+        );
         for &&(a, b) in exact.iter().take(3) {
             println!("{}", String::from_utf8_lossy(&data[a..b]));
         }
         for f in s.scan(&data).iter().take(8) {
-            println!("{f:?} {:?}", String::from_utf8_lossy(&data[f.span.start.saturating_sub(20)..f.span.end + 5]));
+            println!(
+                "{f:?} {:?}",
+                String::from_utf8_lossy(&data[f.span.start.saturating_sub(20)..f.span.end + 5])
+            );
         }
         return;
     }
@@ -32,11 +43,17 @@ fn main() {
     let mut n = 0;
     for _ in 0..5 {
         if mode == Mode::Json {
-            n += docs.iter().map(|&(a, b)| s.scan(&data[a..b]).len()).sum::<usize>();
+            n += docs
+                .iter()
+                .map(|&(a, b)| s.scan(&data[a..b]).len())
+                .sum::<usize>();
         } else {
             n += s.scan(&data).len();
         }
     }
     let secs = t.elapsed().as_secs_f64();
-    println!("{n} findings, {:.3} GB/s", 5.0 * data.len() as f64 / secs / 1e9);
+    println!(
+        "{n} findings, {:.3} GB/s",
+        5.0 * data.len() as f64 / secs / 1e9
+    );
 }

@@ -42,11 +42,25 @@ struct Digit {
 enum Track {
     None,
     /// After `=`: digits seen so far, end of the last one.
-    Two { pan: Box<Finding>, start: usize, digits: u8, end: usize },
+    Two {
+        pan: Box<Finding>,
+        start: usize,
+        digits: u8,
+        end: usize,
+    },
     /// After the first `^`: name characters seen so far.
-    OneName { pan: Box<Finding>, start: usize, chars: u8 },
+    OneName {
+        pan: Box<Finding>,
+        start: usize,
+        chars: u8,
+    },
     /// After the second `^`.
-    OneDigits { pan: Box<Finding>, start: usize, digits: u8, end: usize },
+    OneDigits {
+        pan: Box<Finding>,
+        start: usize,
+        digits: u8,
+        end: usize,
+    },
 }
 
 /// The character machine.
@@ -100,7 +114,11 @@ impl Chars {
     /// Records one skipped byte in the history (non-ASCII bytes as U+FFFD).
     #[inline]
     pub(crate) fn shift_history(&mut self, b: u8, pos: usize) {
-        let c = if b < 0x80 { u32::from(b) } else { crate::utf8::REPLACEMENT };
+        let c = if b < 0x80 {
+            u32::from(b)
+        } else {
+            crate::utf8::REPLACEMENT
+        };
         self.hist = [(c, pos), self.hist[0]];
     }
 
@@ -193,7 +211,12 @@ impl Chars {
             flags |= F_GAP_PCT;
         }
         if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = Digit { val: v, flags, start, end };
+            *slot = Digit {
+                val: v,
+                flags,
+                start,
+                end,
+            };
             self.len += 1;
         }
         if self.len >= 20 {
@@ -294,7 +317,10 @@ impl Chars {
             how,
             key_path: path.map(str::to_owned),
             key_span: None,
-            pan: Some(Pan { digits: PanDigits::from_values(vals.get(..n).unwrap_or(&[])), brand }),
+            pan: Some(Pan {
+                digits: PanDigits::from_values(vals.get(..n).unwrap_or(&[])),
+                brand,
+            }),
             value: None,
         }
     }
@@ -312,15 +338,28 @@ impl Chars {
             match breaker {
                 Some(0x3D) => {
                     // '=': track 2, optionally opened by ';'.
-                    let start = if p0 == u32::from(b';') { s0 } else { f.span.start };
+                    let start = if p0 == u32::from(b';') {
+                        s0
+                    } else {
+                        f.span.start
+                    };
                     let end = f.span.end;
-                    self.track = Track::Two { pan: Box::new(f), start, digits: 0, end };
+                    self.track = Track::Two {
+                        pan: Box::new(f),
+                        start,
+                        digits: 0,
+                        end,
+                    };
                     return;
                 }
                 Some(0x5E) if p0 == u32::from(b'B') => {
                     // '^' after "B<PAN>": track 1, optionally opened by '%'.
                     let start = if p1 == u32::from(b'%') { s1 } else { s0 };
-                    self.track = Track::OneName { pan: Box::new(f), start, chars: 0 };
+                    self.track = Track::OneName {
+                        pan: Box::new(f),
+                        start,
+                        chars: 0,
+                    };
                     return;
                 }
                 _ => {}
@@ -329,7 +368,14 @@ impl Chars {
         out.push(f);
     }
 
-    fn track_step(&mut self, c: u32, class: Class, start: usize, end: usize, out: &mut Vec<Finding>) {
+    fn track_step(
+        &mut self,
+        c: u32,
+        class: Class,
+        start: usize,
+        end: usize,
+        out: &mut Vec<Finding>,
+    ) {
         match &mut self.track {
             Track::None => {}
             Track::Two { digits, end: e, .. } | Track::OneDigits { digits, end: e, .. } => {
@@ -347,7 +393,12 @@ impl Chars {
                     else {
                         return;
                     };
-                    self.track = Track::OneDigits { pan, start: s, digits: 0, end: start };
+                    self.track = Track::OneDigits {
+                        pan,
+                        start: s,
+                        digits: 0,
+                        end: start,
+                    };
                 } else if c < 0x20 || *chars >= 26 {
                     self.resolve_track(false, 0, out);
                 } else {
@@ -362,10 +413,18 @@ impl Chars {
         let (pan, start, digits, end, kind) = match std::mem::replace(&mut self.track, Track::None)
         {
             Track::None => return,
-            Track::Two { pan, start, digits, end } => (pan, start, digits, end, Kind::Track2),
-            Track::OneDigits { pan, start, digits, end } => {
-                (pan, start, digits, end, Kind::Track1)
-            }
+            Track::Two {
+                pan,
+                start,
+                digits,
+                end,
+            } => (pan, start, digits, end, Kind::Track2),
+            Track::OneDigits {
+                pan,
+                start,
+                digits,
+                end,
+            } => (pan, start, digits, end, Kind::Track1),
             Track::OneName { pan, .. } => (pan, 0, 0, 0, Kind::Pan),
         };
         let mut f = *pan;
@@ -392,7 +451,10 @@ impl Chars {
                 how: how.union(self.extra_how),
                 key_path: path.map(str::to_owned),
                 key_span: None,
-                pan: Some(Pan { digits: PanDigits::from_values(vals), brand }),
+                pan: Some(Pan {
+                    digits: PanDigits::from_values(vals),
+                    brand,
+                }),
                 value: None,
             });
         }

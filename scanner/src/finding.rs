@@ -102,7 +102,10 @@ impl PanDigits {
     pub fn last4(&self) -> [u8; 4] {
         let d = self.expose();
         let mut out = [b'0'; 4];
-        for (o, s) in out.iter_mut().zip(d.get(d.len().saturating_sub(4)..).unwrap_or(&[])) {
+        for (o, s) in out
+            .iter_mut()
+            .zip(d.get(d.len().saturating_sub(4)..).unwrap_or(&[]))
+        {
             *o = *s;
         }
         out
@@ -114,7 +117,11 @@ impl PanDigits {
         let n = d.len();
         let mut s = String::with_capacity(n);
         for (i, &b) in d.iter().enumerate() {
-            s.push(if i < 6 || i + 4 >= n { char::from(b) } else { '*' });
+            s.push(if i < 6 || i + 4 >= n {
+                char::from(b)
+            } else {
+                '*'
+            });
         }
         s
     }
@@ -122,7 +129,10 @@ impl PanDigits {
 
 impl Clone for PanDigits {
     fn clone(&self) -> Self {
-        PanDigits { digits: self.digits, len: self.len }
+        PanDigits {
+            digits: self.digits,
+            len: self.len,
+        }
     }
 }
 
@@ -194,7 +204,10 @@ impl How {
             (How::KEY_NAME, "key_name"),
             (How::NESTED_JSON, "nested_json"),
         ];
-        all.iter().filter(|(f, _)| self.contains(*f)).map(|(_, n)| *n).collect()
+        all.iter()
+            .filter(|(f, _)| self.contains(*f))
+            .map(|(_, n)| *n)
+            .collect()
     }
 }
 
@@ -290,11 +303,14 @@ impl fmt::Debug for Finding {
     /// Redacted: kind, span, how, key path, brand and last4; never the digits or value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Finding");
-        d.field("kind", &self.kind).field("span", &self.span).field("how", &self.how);
+        d.field("kind", &self.kind)
+            .field("span", &self.span)
+            .field("how", &self.how);
         d.field("key_path", &self.key_path);
         if let Some(p) = &self.pan {
             let l4 = p.last4();
-            d.field("brand", &p.brand).field("last4", &String::from_utf8_lossy(&l4));
+            d.field("brand", &p.brand)
+                .field("last4", &String::from_utf8_lossy(&l4));
         }
         d.finish_non_exhaustive()
     }

@@ -29,7 +29,13 @@ const L16: u32 = 1 << 16;
 const L15: u32 = 1 << 15;
 
 const fn r(lo: u32, hi: u32, digits: u8, lengths: u32, brand: Brand) -> IinRange {
-    IinRange { lo, hi, digits, lengths, brand }
+    IinRange {
+        lo,
+        hi,
+        digits,
+        lengths,
+        brand,
+    }
 }
 
 use Brand::*;
@@ -143,7 +149,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
             d
         };
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// For each two-digit prefix, the lengths (bit n = length n) some row of the table allows:

@@ -24,8 +24,16 @@ const MAX_CAPTURE: usize = 256;
 
 #[derive(Clone)]
 enum Frame {
-    Obj { key: String, key_span: (usize, usize), field: Option<Field>, inherit: Option<Field> },
-    Arr { index: usize, inherit: Option<Field> },
+    Obj {
+        key: String,
+        key_span: (usize, usize),
+        field: Option<Field>,
+        inherit: Option<Field>,
+    },
+    Arr {
+        index: usize,
+        inherit: Option<Field>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -179,7 +187,8 @@ impl Json {
 
     #[cold]
     fn label_slow(&mut self, from: usize, out: &mut [Finding]) {
-        let include_key = !(self.str_is_key && matches!(self.st, St::Str | St::Esc | St::Uni { .. }));
+        let include_key =
+            !(self.str_is_key && matches!(self.st, St::Str | St::Esc | St::Uni { .. }));
         let path = self.path(include_key);
         for f in out.iter_mut().skip(from) {
             if f.key_path.is_none() {
@@ -204,8 +213,18 @@ impl Json {
         }
     }
 
-    fn emit_field(&mut self, field: Field, span: std::ops::Range<usize>, value: Vec<u8>, out: &mut Vec<Finding>) {
-        let how = if self.level > 0 { How::KEY_NAME.union(How::NESTED_JSON) } else { How::KEY_NAME };
+    fn emit_field(
+        &mut self,
+        field: Field,
+        span: std::ops::Range<usize>,
+        value: Vec<u8>,
+        out: &mut Vec<Finding>,
+    ) {
+        let how = if self.level > 0 {
+            How::KEY_NAME.union(How::NESTED_JSON)
+        } else {
+            How::KEY_NAME
+        };
         out.push(Finding {
             kind: Kind::Field(field),
             span,
@@ -224,11 +243,20 @@ impl Json {
         if self.frames.len() >= MAX_FRAMES {
             self.overflow += 1;
         } else if obj {
-            self.frames.push(Frame::Obj { key: String::new(), key_span: (0, 0), field: None, inherit });
+            self.frames.push(Frame::Obj {
+                key: String::new(),
+                key_span: (0, 0),
+                field: None,
+                inherit,
+            });
         } else {
             self.frames.push(Frame::Arr { index: 0, inherit });
         }
-        self.st = if obj { St::Key { first: true } } else { St::Value };
+        self.st = if obj {
+            St::Key { first: true }
+        } else {
+            St::Value
+        };
     }
 
     fn close(&mut self, obj: bool, at: usize, out: &mut Vec<Finding>) -> bool {
@@ -271,14 +299,25 @@ impl Json {
         self.label(before, out);
         let chars = std::mem::take(&mut self.chars);
         let mut raw = Raw::with_chars(self.isa, chars, at);
-        raw.chars.extra_how = if self.level > 0 { How::NESTED_JSON } else { How::PLAIN };
+        raw.chars.extra_how = if self.level > 0 {
+            How::NESTED_JSON
+        } else {
+            How::PLAIN
+        };
         self.fallback = Some(Box::new(raw));
     }
 
     // ----- bytes ---------------------------------------------------------------------------
 
     /// Feeds one byte spanning `start..end` (with `enc` flags from an outer decoding).
-    pub(crate) fn byte(&mut self, b: u8, start: usize, end: usize, enc: u8, out: &mut Vec<Finding>) {
+    pub(crate) fn byte(
+        &mut self,
+        b: u8,
+        start: usize,
+        end: usize,
+        enc: u8,
+        out: &mut Vec<Finding>,
+    ) {
         if let Some(raw) = self.fallback.as_mut() {
             raw.byte(b, start, end, enc, out);
             return;
@@ -356,7 +395,9 @@ impl Json {
                 self.close(false, start, out);
             }
             // Top level: after whitespace, another value (JSON lines).
-            (St::After, b' ' | b'\t' | b'\r' | b'\n') if self.frames.is_empty() && self.overflow == 0 => {
+            (St::After, b' ' | b'\t' | b'\r' | b'\n')
+                if self.frames.is_empty() && self.overflow == 0 =>
+            {
                 self.st = St::Value;
             }
             _ => {
@@ -383,7 +424,11 @@ impl Json {
         self.key_digits = 0;
         self.high_surrogate = None;
         self.str_probe = !is_key && self.level < MAX_NESTED;
-        self.capture = if !is_key && self.value_field().is_some() { Some(Vec::new()) } else { None };
+        self.capture = if !is_key && self.value_field().is_some() {
+            Some(Vec::new())
+        } else {
+            None
+        };
     }
 
     fn str_byte(&mut self, b: u8, start: usize, end: usize, enc: u8, out: &mut Vec<Finding>) {
@@ -415,7 +460,13 @@ impl Json {
     fn flush_utf8(&mut self, out: &mut Vec<Finding>) {
         let o = self.utf8.finish();
         if o.bad > 0 {
-            self.ch(REPLACEMENT, o.bad_start, o.bad_start + usize::from(o.bad), 0, out);
+            self.ch(
+                REPLACEMENT,
+                o.bad_start,
+                o.bad_start + usize::from(o.bad),
+                0,
+                out,
+            );
         }
     }
 
@@ -517,7 +568,9 @@ impl Json {
         }
         if let Some(nested) = self.nested.as_mut() {
             let mut buf = [0u8; 4];
-            let bytes = char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER).encode_utf8(&mut buf);
+            let bytes = char::from_u32(c)
+                .unwrap_or(char::REPLACEMENT_CHARACTER)
+                .encode_utf8(&mut buf);
             let before = out.len();
             for &b in bytes.as_bytes() {
                 nested.byte(b, start, end, enc, out);
@@ -562,9 +615,18 @@ impl Json {
             } else {
                 crate::keys::classify_key_fast(self.key.as_bytes())
             };
-            let key = if self.key_digits >= 6 { "<redacted>".to_owned() } else { std::mem::take(&mut self.key) };
+            let key = if self.key_digits >= 6 {
+                "<redacted>".to_owned()
+            } else {
+                std::mem::take(&mut self.key)
+            };
             if self.overflow == 0
-                && let Some(Frame::Obj { key: k, key_span, field: f, .. }) = self.frames.last_mut()
+                && let Some(Frame::Obj {
+                    key: k,
+                    key_span,
+                    field: f,
+                    ..
+                }) = self.frames.last_mut()
             {
                 *k = key;
                 *key_span = (self.str_start, end);
@@ -621,7 +683,10 @@ impl Json {
         let len = self.num.len;
         let tok_buf = self.num.bytes;
         let tok = tok_buf.get(..len.min(MAX_NUMBER)).unwrap_or(&[]);
-        let span = match (self.num.spans.first(), self.num.spans.get(len.min(MAX_NUMBER).saturating_sub(1))) {
+        let span = match (
+            self.num.spans.first(),
+            self.num.spans.get(len.min(MAX_NUMBER).saturating_sub(1)),
+        ) {
             (Some(a), Some(b)) => a.0..b.1,
             _ => 0..0,
         };
@@ -632,7 +697,8 @@ impl Json {
             && let Some(v) = vals.get(..n)
         {
             let before_n = out.len();
-            self.chars.number(v, span.clone(), How::JSON_NUMBER, None, out);
+            self.chars
+                .number(v, span.clone(), How::JSON_NUMBER, None, out);
             handled = out.len() > before_n;
         }
         if !handled && len <= MAX_NUMBER {
@@ -649,7 +715,8 @@ impl Json {
             }
         }
         // The number ends: a breaker.
-        self.chars.push(u32::from(b','), span.end, span.end, 0, None, out);
+        self.chars
+            .push(u32::from(b','), span.end, span.end, 0, None, out);
         self.label(before, out);
         if let Some(field) = self.value_field() {
             self.emit_field(field, span, tok.to_vec(), out);
@@ -683,7 +750,9 @@ impl Json {
             }
             if self.st == St::Str
                 && self.str_probe
-                && chunk.get(i).is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'['))
+                && chunk
+                    .get(i)
+                    .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'['))
             {
                 // The first character decides the probe: not nested JSON.
                 self.str_probe = false;
@@ -745,7 +814,8 @@ impl Json {
         self.str_open(true, at);
         self.key.push_str(std::str::from_utf8(key).ok()?);
         self.key_total = key.len();
-        self.key_digits = u8::try_from(key.iter().filter(|b| b.is_ascii_digit()).count()).unwrap_or(u8::MAX);
+        self.key_digits =
+            u8::try_from(key.iter().filter(|b| b.is_ascii_digit()).count()).unwrap_or(u8::MAX);
         self.chars.shift_history(b'"', at);
         for (j, &b) in key.iter().enumerate().skip(key.len().saturating_sub(2)) {
             self.chars.shift_history(b, at + 1 + j);
@@ -763,7 +833,11 @@ impl Json {
             None => (chunk.len(), None),
         };
         let window = chunk.get(..(limit + 1).min(chunk.len())).unwrap_or(&[]);
-        let prev = [self.before(chunk, i, 3), self.before(chunk, i, 2), self.before(chunk, i, 1)];
+        let prev = [
+            self.before(chunk, i, 3),
+            self.before(chunk, i, 2),
+            self.before(chunk, i, 1),
+        ];
         let target = match crate::prefilter::next_flag(
             self.isa,
             window,
@@ -797,7 +871,11 @@ impl Json {
     fn before(&self, chunk: &[u8], i: usize, k: usize) -> u8 {
         match i.checked_sub(k) {
             Some(j) => chunk.get(j).copied().unwrap_or(0),
-            None => self.prev3.get(3usize.saturating_sub(k - i)).copied().unwrap_or(0xFF),
+            None => self
+                .prev3
+                .get(3usize.saturating_sub(k - i))
+                .copied()
+                .unwrap_or(0xFF),
         }
     }
 
@@ -964,11 +1042,19 @@ pub(crate) fn exponent_number_may_be_pan(hay: &[u8], i: usize) -> bool {
         return false;
     }
     // A number token starts after a delimiter (the exact machine reads nothing else as one).
-    if s > 0 && !hay.get(s - 1).is_some_and(|b| matches!(b, b':' | b',' | b'[' | b' ' | b'\t' | b'\r' | b'\n')) {
+    if s > 0
+        && !hay
+            .get(s - 1)
+            .is_some_and(|b| matches!(b, b':' | b',' | b'[' | b' ' | b'\t' | b'\r' | b'\n'))
+    {
         return false;
     }
-    let Some(tok) = hay.get(s..e) else { return true };
-    normalize_number(tok).and_then(|(v, n, _)| v.get(..n).and_then(crate::iin::validate)).is_some()
+    let Some(tok) = hay.get(s..e) else {
+        return true;
+    };
+    normalize_number(tok)
+        .and_then(|(v, n, _)| v.get(..n).and_then(crate::iin::validate))
+        .is_some()
 }
 
 #[cfg(test)]
@@ -982,12 +1068,30 @@ mod tests {
 
     #[test]
     fn numbers_normalize_to_integers() {
-        assert_eq!(norm("4242424242424242").as_deref(), Some("4242424242424242"));
-        assert_eq!(norm("4.242424242424242e15").as_deref(), Some("4242424242424242"));
-        assert_eq!(norm("4.242424242424242E+15").as_deref(), Some("4242424242424242"));
-        assert_eq!(norm("42424242424242420e-1").as_deref(), Some("4242424242424242"));
-        assert_eq!(norm("0.0004242424242424242e19").as_deref(), Some("4242424242424242"));
-        assert_eq!(norm("4242424242424242.0").as_deref(), Some("4242424242424242"));
+        assert_eq!(
+            norm("4242424242424242").as_deref(),
+            Some("4242424242424242")
+        );
+        assert_eq!(
+            norm("4.242424242424242e15").as_deref(),
+            Some("4242424242424242")
+        );
+        assert_eq!(
+            norm("4.242424242424242E+15").as_deref(),
+            Some("4242424242424242")
+        );
+        assert_eq!(
+            norm("42424242424242420e-1").as_deref(),
+            Some("4242424242424242")
+        );
+        assert_eq!(
+            norm("0.0004242424242424242e19").as_deref(),
+            Some("4242424242424242")
+        );
+        assert_eq!(
+            norm("4242424242424242.0").as_deref(),
+            Some("4242424242424242")
+        );
         assert_eq!(norm("4.4e15").as_deref(), Some("4400000000000000"));
         assert_eq!(norm("4242424242424242.5"), None);
         assert_eq!(norm("1e300"), None);

@@ -12,22 +12,77 @@ use crate::finding::Field;
 // Names are written snake_case; every name also matches joined with `-` or nothing, in
 // any ASCII case (so camelCase, PascalCase, kebab-case and UPPER_SNAKE all match).
 const CVV: &[&str] = &[
-    "cvv", "cvc", "cvv2", "cvc2", "cid", "csc", "cvn", "cvd", "cav2", "cvp2", "security_code",
-    "card_security_code", "card_code", "card_verification_code", "card_verification_value",
-    "verification_value", "cvv_code", "cvc_code", "cvv_number", "cvc_number", "security_number",
+    "cvv",
+    "cvc",
+    "cvv2",
+    "cvc2",
+    "cid",
+    "csc",
+    "cvn",
+    "cvd",
+    "cav2",
+    "cvp2",
+    "security_code",
+    "card_security_code",
+    "card_code",
+    "card_verification_code",
+    "card_verification_value",
+    "verification_value",
+    "cvv_code",
+    "cvc_code",
+    "cvv_number",
+    "cvc_number",
+    "security_number",
 ];
 const EXPIRY: &[&str] = &[
-    "exp", "expiry", "expiration", "exp_date", "expiry_date", "expiration_date", "exp_month",
-    "exp_year", "expiry_month", "expiry_year", "expiration_month", "expiration_year",
-    "valid_thru", "valid_through", "exp_mm", "exp_yy", "exp_yyyy", "exp_mmyy",
+    "exp",
+    "expiry",
+    "expiration",
+    "exp_date",
+    "expiry_date",
+    "expiration_date",
+    "exp_month",
+    "exp_year",
+    "expiry_month",
+    "expiry_year",
+    "expiration_month",
+    "expiration_year",
+    "valid_thru",
+    "valid_through",
+    "exp_mm",
+    "exp_yy",
+    "exp_yyyy",
+    "exp_mmyy",
 ];
-const CARDHOLDER: &[&str] =
-    &["cardholder", "cardholder_name", "card_holder", "card_holder_name", "holder_name", "name_on_card", "card_owner", "holder"];
+const CARDHOLDER: &[&str] = &[
+    "cardholder",
+    "cardholder_name",
+    "card_holder",
+    "card_holder_name",
+    "holder_name",
+    "name_on_card",
+    "card_owner",
+    "holder",
+];
 const CARD_NUMBER: &[&str] = &[
-    "pan", "card_number", "cc_number", "credit_card_number", "card_no", "card_num", "cc_num",
-    "primary_account_number", "account_number",
+    "pan",
+    "card_number",
+    "cc_number",
+    "credit_card_number",
+    "card_no",
+    "card_num",
+    "cc_num",
+    "primary_account_number",
+    "account_number",
 ];
-const TRACK: &[&str] = &["track1", "track2", "track_data", "track1_data", "track2_data", "magstripe"];
+const TRACK: &[&str] = &[
+    "track1",
+    "track2",
+    "track_data",
+    "track1_data",
+    "track2_data",
+    "magstripe",
+];
 /// Optional prefixes, themselves snake_case.
 const PREFIXES: &[&str] = &["card", "cc", "credit_card", "payment"];
 
@@ -49,8 +104,11 @@ fn forms() -> &'static std::collections::HashMap<Vec<u8>, Field> {
         for (list, field) in lists {
             for name in list {
                 for prefix in std::iter::once("").chain(PREFIXES.iter().copied()) {
-                    let words: Vec<&str> =
-                        prefix.split('_').chain(name.split('_')).filter(|w| !w.is_empty()).collect();
+                    let words: Vec<&str> = prefix
+                        .split('_')
+                        .chain(name.split('_'))
+                        .filter(|w| !w.is_empty())
+                        .collect();
                     for sep in ["", "_", "-"] {
                         m.entry(words.join(sep).into_bytes()).or_insert(field);
                     }
@@ -67,7 +125,9 @@ fn name_part(key: &[u8]) -> &[u8] {
     if key.last() != Some(&b']') {
         return key;
     }
-    key.split(|&b| b == b'[' || b == b']').rfind(|s| !s.is_empty()).unwrap_or(&[])
+    key.split(|&b| b == b'[' || b == b']')
+        .rfind(|s| !s.is_empty())
+        .unwrap_or(&[])
 }
 
 /// Classifies a decoded key name.
@@ -120,8 +180,15 @@ pub(crate) fn classify_key_fast(key: &[u8]) -> Option<Field> {
     match key {
         [.., b']'] => classify_key(key),
         [.., a, b, c] if key.len() <= 64 => {
-            let h = hash3(a.to_ascii_lowercase(), b.to_ascii_lowercase(), c.to_ascii_lowercase(), key.len());
-            let hit = suffix_table().get(h / 64).is_some_and(|w| w & (1u64 << (h % 64)) != 0);
+            let h = hash3(
+                a.to_ascii_lowercase(),
+                b.to_ascii_lowercase(),
+                c.to_ascii_lowercase(),
+                key.len(),
+            );
+            let hit = suffix_table()
+                .get(h / 64)
+                .is_some_and(|w| w & (1u64 << (h % 64)) != 0);
             if hit { classify_key(key) } else { None }
         }
         _ => None,
@@ -159,9 +226,24 @@ mod tests {
     #[test]
     fn cvv_names_in_every_form() {
         for k in [
-            "cvc", "CVV", "cvv2", "card_cvc", "cardCvc", "card-cvc", "CardCvc", "CARD_CVC",
-            "card[cvc]", "payment_method[card][cvc]", "card[cvc][]", "securityCode",
-            "security_code", "security-code", "SecurityCode", "card_code", "cid", "csc",
+            "cvc",
+            "CVV",
+            "cvv2",
+            "card_cvc",
+            "cardCvc",
+            "card-cvc",
+            "CardCvc",
+            "CARD_CVC",
+            "card[cvc]",
+            "payment_method[card][cvc]",
+            "card[cvc][]",
+            "securityCode",
+            "security_code",
+            "security-code",
+            "SecurityCode",
+            "card_code",
+            "cid",
+            "csc",
         ] {
             assert_eq!(classify_key(k.as_bytes()), Some(Field::Cvv), "{k}");
         }
@@ -187,14 +269,26 @@ mod tests {
 
     #[test]
     fn ordinary_keys_are_not_sensitive() {
-        for k in ["name", "id", "order_id", "code", "zip_code", "date", "month", "card.cvc", "c_v_v", ""] {
+        for k in [
+            "name", "id", "order_id", "code", "zip_code", "date", "month", "card.cvc", "c_v_v", "",
+        ] {
             assert_eq!(classify_key(k.as_bytes()), None, "{k}");
         }
     }
 
     #[test]
     fn filter_agrees_with_full_check() {
-        for k in ["cvc", "card[cvc]", "card.cvc]", "Security_Code", "x", "name", "exp_mm", "a.b", "CARD-CVC"] {
+        for k in [
+            "cvc",
+            "card[cvc]",
+            "card.cvc]",
+            "Security_Code",
+            "x",
+            "name",
+            "exp_mm",
+            "a.b",
+            "CARD-CVC",
+        ] {
             let doc = format!("{{\"{k}\":1}}");
             let q = 2 + k.len();
             assert_eq!(

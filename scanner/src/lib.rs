@@ -47,12 +47,17 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner using the best instruction set of this CPU.
     pub fn new(mode: Mode) -> Scanner {
-        Scanner { mode, isa: detected_isa() }
+        Scanner {
+            mode,
+            isa: detected_isa(),
+        }
     }
 
     /// A scanner forced to `isa` (for tests and benchmarks); `None` if the CPU lacks it.
     pub fn with_isa(mode: Mode, isa: Isa) -> Option<Scanner> {
-        available_isas().contains(&isa).then_some(Scanner { mode, isa })
+        available_isas()
+            .contains(&isa)
+            .then_some(Scanner { mode, isa })
     }
 
     /// The mode.

@@ -33,20 +33,23 @@ fn digit(c: u32) -> Option<u8> {
 /// All raw-mode findings of `input`, sorted by span.
 pub fn raw(input: &[u8]) -> Vec<OracleFinding> {
     let chars = decode(input);
+    let c = |k: usize| chars.get(k).map_or(0, |x| x.0);
+    let start = |k: usize| chars.get(k).map_or(0, |x| x.1);
+    let end = |k: usize| chars.get(k).map_or(0, |x| x.2);
     let mut out = Vec::new();
     let mut busy_until = 0; // a pending track datum resolves at this character index
     let mut i = 0;
     while i < chars.len() {
-        if digit(chars[i].0).is_none() {
+        if digit(c(i)).is_none() {
             i += 1;
             continue;
         }
         // Collect the run as groups of character indexes.
         let (mut groups, mut j, mut gap) = (vec![vec![i]], i + 1, 0);
         while j < chars.len() {
-            match classify(chars[j].0) {
+            match classify(c(j)) {
                 Class::Digit(_) if gap > 0 => groups.push(vec![j]),
-                Class::Digit(_) => groups.last_mut().unwrap().push(j),
+                Class::Digit(_) => groups.iter_mut().last().into_iter().for_each(|g| g.push(j)),
                 Class::Sep if gap < crate::core::MAX_GAP => {
                     gap += 1;
                     j += 1;
@@ -58,15 +61,18 @@ pub fn raw(input: &[u8]) -> Vec<OracleFinding> {
             j += 1;
         }
         // j: the character that ended the run; a breaker there may open track data.
-        let last_digit = *groups.last().unwrap().last().unwrap();
-        let ender = chars.get(j).map(|c| c.0).filter(|&c| classify(c) == Class::Break);
+        let last_digit = groups.iter().flatten().last().copied().unwrap_or(i);
+        let ender = chars
+            .get(j)
+            .map(|x| x.0)
+            .filter(|&x| classify(x) == Class::Break);
         // Greedy: from each group start, the longest valid candidate.
         let mut g = 0;
         while g < groups.len() {
             let mut best = None;
             for h in g + 1..=groups.len() {
-                let idx: Vec<usize> = groups[g..h].concat();
-                let vals: Vec<u8> = idx.iter().map(|&k| digit(chars[k].0).unwrap()).collect();
+                let idx: Vec<usize> = groups.get(g..h).unwrap_or(&[]).concat();
+                let vals: Vec<u8> = idx.iter().filter_map(|&k| digit(c(k))).collect();
                 if crate::iin::validate(&vals).is_some() {
                     best = Some((h, idx, vals));
                 }
@@ -75,16 +81,20 @@ pub fn raw(input: &[u8]) -> Vec<OracleFinding> {
                 g += 1;
                 continue;
             };
-            let span = chars[idx[0]].1..chars[*idx.last().unwrap()].2;
+            let (first, last) = (
+                idx.first().copied().unwrap_or(i),
+                idx.last().copied().unwrap_or(i),
+            );
             let ds: String = vals.iter().map(|d| char::from(b'0' + d)).collect();
-            let mut f = ("pan", span, ds);
-            if *idx.last().unwrap() == last_digit && j >= busy_until {
-                if let Some((kind, prefix, end, resolved)) = track(&chars, i, j, ender) {
-                    busy_until = resolved;
-                    if let Some(end) = end {
-                        f.0 = kind;
-                        f.1 = prefix.unwrap_or(f.1.start)..end;
-                    }
+            let mut f = ("pan", start(first)..end(last), ds);
+            if last == last_digit
+                && j >= busy_until
+                && let Some((kind, prefix, track_end, resolved)) = track(&chars, i, j, ender)
+            {
+                busy_until = resolved;
+                if let Some(e) = track_end {
+                    f.0 = kind;
+                    f.1 = prefix.unwrap_or(f.1.start)..e;
                 }
             }
             out.push(f);
@@ -107,10 +117,18 @@ fn track(
     ender: Option<u32>,
 ) -> Option<(&'static str, Option<usize>, Option<usize>, usize)> {
     let at = |k: usize| chars.get(k).map_or(0, |c| c.0);
-    let before = |n: usize| first.checked_sub(n).map(|k| (at(k), chars[k].1));
+    let before = |n: usize| {
+        first
+            .checked_sub(n)
+            .and_then(|k| chars.get(k))
+            .map(|c| (c.0, c.1))
+    };
     let mut k = j + 1;
     let (kind, start) = match ender? {
-        0x3D => ("track2", before(1).filter(|p| p.0 == u32::from(b';')).map(|p| p.1)),
+        0x3D => (
+            "track2",
+            before(1).filter(|p| p.0 == u32::from(b';')).map(|p| p.1),
+        ),
         0x5E if before(1).is_some_and(|p| p.0 == u32::from(b'B')) => {
             // Name: up to 26 characters, none a control character, then '^'.
             let mut n = 0;
@@ -126,7 +144,13 @@ fn track(
             }
             k += 1;
             let b = before(1).map(|p| p.1);
-            ("track1", before(2).filter(|p| p.0 == u32::from(b'%')).map(|p| p.1).or(b))
+            (
+                "track1",
+                before(2)
+                    .filter(|p| p.0 == u32::from(b'%'))
+                    .map(|p| p.1)
+                    .or(b),
+            )
         }
         _ => return None,
     };
@@ -137,6 +161,9 @@ fn track(
     if k - d0 < 7 {
         return Some((kind, None, None, k));
     }
-    let end = if at(k) == u32::from(b'?') && k < chars.len() { chars[k].2 } else { chars[k - 1].2 };
+    let end = match chars.get(k) {
+        Some(q) if q.0 == u32::from(b'?') => q.2,
+        _ => chars.get(k - 1).map_or(0, |c| c.2),
+    };
     Some((kind, start, Some(end), k))
 }

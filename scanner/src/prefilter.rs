@@ -53,7 +53,11 @@ fn next_flag_generic<C: Classify>(
             None => (unsafe { C::masks(&padded(rest)) }, rest.len()),
         };
         let (m, x) = m_bits(&masks, prev_x);
-        let m = if valid == 64 { m } else { m & ((1u64 << valid) - 1) };
+        let m = if valid == 64 {
+            m
+        } else {
+            m & ((1u64 << valid) - 1)
+        };
         let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
             Some(pos)
         } else {
@@ -73,8 +77,12 @@ fn next_flag_generic<C: Classify>(
                 Some(end) if escape.is_none_or(|e| hay.get(end) != Some(&e)) => {
                     pos = end;
                     floor = end;
-                    let before =
-                        |k: usize| end.checked_sub(k).and_then(|j| hay.get(j)).copied().unwrap_or(0);
+                    let before = |k: usize| {
+                        end.checked_sub(k)
+                            .and_then(|j| hay.get(j))
+                            .copied()
+                            .unwrap_or(0)
+                    };
                     prev_x = prev_x_bits([before(3), before(2), before(1)]);
                     run = 0;
                     continue;
@@ -85,7 +93,11 @@ fn next_flag_generic<C: Classify>(
         if valid < 64 {
             return None;
         }
-        run = if m == u64::MAX { run.saturating_add(64) } else { m.leading_ones() };
+        run = if m == u64::MAX {
+            run.saturating_add(64)
+        } else {
+            m.leading_ones()
+        };
         prev_x = x;
         pos += 64;
     }
@@ -310,7 +322,12 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
                     // Restart right after the run, with the carries of the bytes before it.
                     pos = end;
                     floor = end;
-                    let before = |k: usize| end.checked_sub(k).and_then(|j| hay.get(j)).copied().unwrap_or(0);
+                    let before = |k: usize| {
+                        end.checked_sub(k)
+                            .and_then(|j| hay.get(j))
+                            .copied()
+                            .unwrap_or(0)
+                    };
                     prev_x = prev_x_bits([before(3), before(2), before(1)]);
                     prev_quote_top = u64::from(before(1) == b'"');
                     prev_ws_top = u64::from(matches!(before(1), b' ' | b'\t' | b'\r' | b'\n'));
@@ -324,7 +341,11 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         if valid < 64 {
             return false;
         }
-        run = if m == u64::MAX { run.saturating_add(64) } else { m.leading_ones() };
+        run = if m == u64::MAX {
+            run.saturating_add(64)
+        } else {
+            m.leading_ones()
+        };
         prev_x = x;
         prev_quote_top = masks.quote >> 63;
         prev_ws_top = masks.ws >> 63;
@@ -374,18 +395,32 @@ mod tests {
     #[test]
     fn flags_separated_and_unicode_runs_on_every_isa() {
         for isa in crate::simd::available_isas() {
-            assert_eq!(next_flag(isa, b"order 1234 total 99!", 0, 0, None), None, "{isa:?}");
-            assert!(next_flag(isa, b"x 4242 4242 4242 4242 y", 0, 0, None).is_some(), "{isa:?}");
+            assert_eq!(
+                next_flag(isa, b"order 1234 total 99!", 0, 0, None),
+                None,
+                "{isa:?}"
+            );
+            assert!(
+                next_flag(isa, b"x 4242 4242 4242 4242 y", 0, 0, None).is_some(),
+                "{isa:?}"
+            );
             let fw = "ｘ４２４２".as_bytes();
             assert!(next_flag(isa, fw, 0, 0, None).is_some(), "{isa:?}");
             // Twelve spaces of indentation are not a run: no digit before them.
-            assert_eq!(next_flag(isa, b"{\n            \"a\": 1}", 0, 0, None), None, "{isa:?}");
+            assert_eq!(
+                next_flag(isa, b"{\n            \"a\": 1}", 0, 0, None),
+                None,
+                "{isa:?}"
+            );
             // A run crossing the 64-byte block boundary.
             let mut v = vec![b'a'; 58];
             v.extend_from_slice(b"4242424242424242 x");
             assert_eq!(next_flag(isa, &v, 0, 0, None), Some(58), "{isa:?}");
             // A plain run of 13 digits that is no card number is skipped.
-            assert_eq!(next_flag(isa, b"ts 1706080333639, 1706080333639!", 0, 0, None), None);
+            assert_eq!(
+                next_flag(isa, b"ts 1706080333639, 1706080333639!", 0, 0, None),
+                None
+            );
         }
     }
 }

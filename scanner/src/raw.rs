@@ -22,12 +22,24 @@ pub(crate) struct Raw {
 
 impl Raw {
     pub(crate) fn new(isa: Isa) -> Raw {
-        Raw { chars: Chars::default(), utf8: Utf8::default(), offset: 0, tail: [0; 3], isa }
+        Raw {
+            chars: Chars::default(),
+            utf8: Utf8::default(),
+            offset: 0,
+            tail: [0; 3],
+            isa,
+        }
     }
 
     /// Continues from an existing character machine (JSON error fallback).
     pub(crate) fn with_chars(isa: Isa, chars: Chars, offset: usize) -> Raw {
-        Raw { chars, utf8: Utf8::default(), offset, tail: [0; 3], isa }
+        Raw {
+            chars,
+            utf8: Utf8::default(),
+            offset,
+            tail: [0; 3],
+            isa,
+        }
     }
 
     #[inline]
@@ -37,10 +49,18 @@ impl Raw {
 
     /// One byte spanning `start..end`, decoded exactly (no skipping).
     #[inline]
-    pub(crate) fn byte(&mut self, b: u8, start: usize, end: usize, enc: u8, out: &mut Vec<Finding>) {
+    pub(crate) fn byte(
+        &mut self,
+        b: u8,
+        start: usize,
+        end: usize,
+        enc: u8,
+        out: &mut Vec<Finding>,
+    ) {
         let o = self.utf8.byte(b, start, enc);
         if o.bad > 0 {
-            self.chars.push(REPLACEMENT, o.bad_start, start, 0, None, out);
+            self.chars
+                .push(REPLACEMENT, o.bad_start, start, 0, None, out);
         }
         if let Some((c, s, flags)) = o.ch {
             self.chars.push(c, s, end, flags, None, out);
@@ -53,7 +73,10 @@ impl Raw {
             Some(j) => chunk.get(j).copied().unwrap_or(0),
             None => {
                 let back = k - i; // 1..=3
-                self.tail.get(3usize.saturating_sub(back)).copied().unwrap_or(0)
+                self.tail
+                    .get(3usize.saturating_sub(back))
+                    .copied()
+                    .unwrap_or(0)
             }
         }
     }
@@ -68,7 +91,11 @@ impl Raw {
                 i = self.exact(chunk, i, i + 1, out);
                 continue;
             }
-            let prev = [self.before(chunk, i, 3), self.before(chunk, i, 2), self.before(chunk, i, 1)];
+            let prev = [
+                self.before(chunk, i, 3),
+                self.before(chunk, i, 2),
+                self.before(chunk, i, 1),
+            ];
             let Some(mut s) = next_flag(self.isa, chunk, i, prev_x_bits(prev), None) else {
                 break;
             };
@@ -81,7 +108,10 @@ impl Raw {
             let b2 = self.before(chunk, s, 2);
             let ch = |b: u8| if b < 0x80 { u32::from(b) } else { REPLACEMENT };
             let at = self.offset + s;
-            self.chars.set_history((ch(b2), at.saturating_sub(2)), (ch(b1), at.saturating_sub(1)));
+            self.chars.set_history(
+                (ch(b2), at.saturating_sub(2)),
+                (ch(b1), at.saturating_sub(1)),
+            );
             i = self.exact(chunk, s, p + 1, out);
         }
         self.remember_tail(chunk);
@@ -89,7 +119,13 @@ impl Raw {
     }
 
     /// Decodes bytes exactly from `i` until at least `min_end` and the machine is idle.
-    fn exact(&mut self, chunk: &[u8], mut i: usize, min_end: usize, out: &mut Vec<Finding>) -> usize {
+    fn exact(
+        &mut self,
+        chunk: &[u8],
+        mut i: usize,
+        min_end: usize,
+        out: &mut Vec<Finding>,
+    ) -> usize {
         while let Some(&b) = chunk.get(i) {
             let at = self.offset + i;
             self.byte(b, at, at + 1, 0, out);
@@ -111,7 +147,8 @@ impl Raw {
     pub(crate) fn finish(&mut self, out: &mut Vec<Finding>) {
         let o = self.utf8.finish();
         if o.bad > 0 {
-            self.chars.push(REPLACEMENT, o.bad_start, self.offset, 0, None, out);
+            self.chars
+                .push(REPLACEMENT, o.bad_start, self.offset, 0, None, out);
         }
         self.chars.flush(None, out);
     }

@@ -1,5 +1,6 @@
 //! Property tests: the fast scanner equals the naive oracle, on every ISA and for every
 //! chunking; JSON and form decoding equal the oracle applied to the decoded strings.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup errors
 mod common;
 use common::*;
 use outscope_scanner::{Mode, available_isas, oracle};
@@ -19,10 +20,15 @@ const PANS: &[&str] = &[
     "4222222222222", // Visa's 13-digit test number
 ];
 
-const SEPS: &[&str] = &[" ", "-", ".", "_", "\u{a0}", "\u{ad}", "\u{200b}", "\u{2009}", "\u{3000}", "\u{feff}"];
+const SEPS: &[&str] = &[
+    " ", "-", ".", "_", "\u{a0}", "\u{ad}", "\u{200b}", "\u{2009}", "\u{3000}", "\u{feff}",
+];
 
 fn unicode_digit() -> impl Strategy<Value = String> {
-    (prop::sample::select(vec![0x30u32, 0xFF10, 0x0660, 0x0966, 0x1D7CE]), 0u32..10)
+    (
+        prop::sample::select(vec![0x30u32, 0xFF10, 0x0660, 0x0966, 0x1D7CE]),
+        0u32..10,
+    )
         .prop_map(|(z, d)| char::from_u32(z + d).map(String::from).unwrap_or_default())
 }
 
@@ -48,12 +54,20 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn oracle_view(input: &[u8]) -> Vec<View> {
-    sorted(oracle::raw(input).into_iter().map(|(k, s, d)| (k.to_owned(), s, d, None)).collect())
+    sorted(
+        oracle::raw(input)
+            .into_iter()
+            .map(|(k, s, d)| (k.to_owned(), s, d, None))
+            .collect(),
+    )
 }
 
 fn kinds_and_digits(v: &[View]) -> Vec<(String, String)> {
-    let mut x: Vec<(String, String)> =
-        v.iter().filter(|f| matches!(f.0.as_str(), "pan" | "track1" | "track2")).map(|f| (f.0.clone(), f.2.clone())).collect();
+    let mut x: Vec<(String, String)> = v
+        .iter()
+        .filter(|f| matches!(f.0.as_str(), "pan" | "track1" | "track2"))
+        .map(|f| (f.0.clone(), f.2.clone()))
+        .collect();
     x.sort();
     x
 }
@@ -168,10 +182,14 @@ proptest! {
 fn form_encode(s: &str, enc: &[bool]) -> String {
     let mut out = String::new();
     for (i, b) in s.bytes().enumerate() {
-        let force = matches!(b, b'&' | b'=' | b'%' | b'+') || !b.is_ascii() && enc.get(i % 64) == Some(&true);
+        let force = matches!(b, b'&' | b'=' | b'%' | b'+')
+            || !b.is_ascii() && enc.get(i % 64) == Some(&true);
         if b == b' ' && enc.get(i % 64) == Some(&true) {
             out.push('+');
-        } else if force || enc.get(i % 64) == Some(&true) || b >= 0x80 && enc.get((i + 1) % 64) == Some(&true) {
+        } else if force
+            || enc.get(i % 64) == Some(&true)
+            || b >= 0x80 && enc.get((i + 1) % 64) == Some(&true)
+        {
             out.push_str(&format!("%{b:02X}"));
         } else if b.is_ascii() {
             out.push(char::from(b));
@@ -213,8 +231,14 @@ fn json_doc() -> impl Strategy<Value = (String, Vec<String>)> {
 fn json_doc_with(rich: bool) -> impl Strategy<Value = (String, Vec<String>)> {
     let rich_leaf = prop_oneof![
         prop::sample::select(vec![
-            "4.242424242424242e15", "42424242424242420E-1", "4242424242424242", "-5555555555554444.0",
-            "1e5", "3.78282246310005E14", "0.0", "12",
+            "4.242424242424242e15",
+            "42424242424242420E-1",
+            "4242424242424242",
+            "-5555555555554444.0",
+            "1e5",
+            "3.78282246310005E14",
+            "0.0",
+            "12",
         ])
         .prop_map(|n| (n.to_owned(), vec![])),
         (text(), prop::collection::vec(any::<bool>(), 1..8)).prop_map(|(s, e)| {
@@ -225,20 +249,36 @@ fn json_doc_with(rich: bool) -> impl Strategy<Value = (String, Vec<String>)> {
     let plain_leaf = prop_oneof![
         (text(), prop::collection::vec(any::<bool>(), 1..8)).prop_map(|(s, e)| {
             // A string starting with '{' or '[' would be scanned as nested JSON.
-            let s = if s.trim_start().starts_with(['{', '[']) { format!("x{s}") } else { s };
+            let s = if s.trim_start().starts_with(['{', '[']) {
+                format!("x{s}")
+            } else {
+                s
+            };
             (json_string(&s, &e), vec![s])
         }),
         (0u32..100000).prop_map(|n| (n.to_string(), vec![])),
         Just(("true".to_owned(), vec![])),
         Just(("null".to_owned(), vec![])),
     ];
-    let leaf = if rich { prop_oneof![3 => plain_leaf, 1 => rich_leaf].boxed() } else { plain_leaf.boxed() };
+    let leaf = if rich {
+        prop_oneof![3 => plain_leaf, 1 => rich_leaf].boxed()
+    } else {
+        plain_leaf.boxed()
+    };
     let key = if rich {
         prop_oneof![
             "[a-z_]{1,8}".boxed(),
-            prop::sample::select(vec!["cvc", "card[cvc]", "expiry", "exp_month", "cardholderName", "card_number", "month"])
-                .prop_map(str::to_owned)
-                .boxed(),
+            prop::sample::select(vec![
+                "cvc",
+                "card[cvc]",
+                "expiry",
+                "exp_month",
+                "cardholderName",
+                "card_number",
+                "month"
+            ])
+            .prop_map(str::to_owned)
+            .boxed(),
         ]
         .boxed()
     } else {
@@ -247,10 +287,21 @@ fn json_doc_with(rich: bool) -> impl Strategy<Value = (String, Vec<String>)> {
     leaf.prop_recursive(4, 32, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(|v| {
-                let text = format!("[{}]", v.iter().map(|x| x.0.clone()).collect::<Vec<_>>().join(","));
+                let text = format!(
+                    "[{}]",
+                    v.iter().map(|x| x.0.clone()).collect::<Vec<_>>().join(",")
+                );
                 (text, v.into_iter().flat_map(|x| x.1).collect())
             }),
-            prop::collection::vec((key.clone(), prop::collection::vec(any::<bool>(), 1..4), inner), 0..6).prop_map(|v| {
+            prop::collection::vec(
+                (
+                    key.clone(),
+                    prop::collection::vec(any::<bool>(), 1..4),
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(|v| {
                 let mut strings = Vec::new();
                 let members: Vec<String> = v
                     .into_iter()

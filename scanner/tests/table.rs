@@ -1,4 +1,5 @@
 //! Table tests grouped by theme. Only public test card numbers appear here.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup errors
 mod common;
 use common::*;
 use outscope_scanner::{Brand, Field, How, Kind, Mode, scan};
@@ -7,7 +8,13 @@ const VISA: &str = "4242424242424242";
 
 fn one_pan(input: &[u8], mode: Mode) -> String {
     let p = pans(input, mode);
-    assert_eq!(p.len(), 1, "expected one PAN in {:?}, got {}", String::from_utf8_lossy(input), p.len());
+    assert_eq!(
+        p.len(),
+        1,
+        "expected one PAN in {:?}, got {}",
+        String::from_utf8_lossy(input),
+        p.len()
+    );
     p.into_iter().next().unwrap_or_default()
 }
 
@@ -45,7 +52,10 @@ mod brands {
     #[test]
     fn masked_form_shows_bin6_and_last4_only() {
         let f = scan(b"x 5555555555554444 y", Mode::Raw);
-        assert_eq!(f[0].pan().map(|p| p.digits().masked()).as_deref(), Some("555555******4444"));
+        assert_eq!(
+            f[0].pan().map(|p| p.digits().masked()).as_deref(),
+            Some("555555******4444")
+        );
     }
 
     #[test]
@@ -104,12 +114,16 @@ mod unicode_digits {
     use super::*;
 
     fn shift(pan: &str, zero: u32) -> String {
-        pan.bytes().map(|b| char::from_u32(zero + u32::from(b - b'0')).unwrap()).collect()
+        pan.bytes()
+            .map(|b| char::from_u32(zero + u32::from(b - b'0')).unwrap())
+            .collect()
     }
 
     #[test]
     fn digits_of_other_scripts_are_read() {
-        for zero in [0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1D7CE, 0x1D7F6] {
+        for zero in [
+            0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1D7CE, 0x1D7F6,
+        ] {
             let text = format!("n={}!", shift(VISA, zero));
             assert_eq!(one_pan(text.as_bytes(), Mode::Raw), VISA, "{zero:x}");
             let f = scan(text.as_bytes(), Mode::Raw);
@@ -119,7 +133,12 @@ mod unicode_digits {
 
     #[test]
     fn mixed_scripts_and_separators() {
-        let text = format!("{} {}-{}", &shift("4242", 0xFF10), "4242", shift("42424242", 0x0966));
+        let text = format!(
+            "{} {}-{}",
+            &shift("4242", 0xFF10),
+            "4242",
+            shift("42424242", 0x0966)
+        );
         assert_eq!(one_pan(text.as_bytes(), Mode::Raw), VISA);
     }
 
@@ -138,20 +157,24 @@ mod luhn_failures_and_near_misses {
     #[test]
     fn not_card_numbers() {
         let cases: &[&[u8]] = &[
-            b"4242424242424241",          // Luhn fails
-            b"424242424242",              // too short for Visa
-            b"42424242424242424242",      // 20 digits, one group
-            b"14242424242424242",         // glued to another digit
-            b"9999999999999995",          // Luhn passes, no IIN row
-            b"4242 4242 4242 424",        // 15 digits
-            b"4242/4242/4242/4242",       // '/' is not a separator
+            b"4242424242424241",     // Luhn fails
+            b"424242424242",         // too short for Visa
+            b"42424242424242424242", // 20 digits, one group
+            b"14242424242424242",    // glued to another digit
+            b"9999999999999995",     // Luhn passes, no IIN row
+            b"4242 4242 4242 424",   // 15 digits
+            b"4242/4242/4242/4242",  // '/' is not a separator
             b"4242,4242,4242,4242",
-            b"+1-555-010-1234",            // phone number
-            b"2024-05-01 12:34:56.789",   // timestamp
+            b"+1-555-010-1234",                      // phone number
+            b"2024-05-01 12:34:56.789",              // timestamp
             b"9f1c2d3e-4a5b-4c6d-8e7f-901234567890", // UUID
         ];
         for c in cases {
-            assert!(pans(c, Mode::Raw).is_empty(), "{}", String::from_utf8_lossy(c));
+            assert!(
+                pans(c, Mode::Raw).is_empty(),
+                "{}",
+                String::from_utf8_lossy(c)
+            );
         }
     }
 
@@ -193,7 +216,10 @@ mod json {
             (r#"{"n":4242424242424242}"#, "n"),
             (r#"{"n":4.242424242424242e15}"#, "n"),
             (r#"{"n":42424242424242420E-1}"#, "n"),
-            (r#"{"items":[{"a":1},{"card":["x","4242424242424242"]}]}"#, "items[1].card[1]"),
+            (
+                r#"{"items":[{"a":1},{"card":["x","4242424242424242"]}]}"#,
+                "items[1].card[1]",
+            ),
             (r#"{"c\u0061rd":{"n":"4242424242424242"}}"#, "card.n"),
         ];
         for (doc, path) in cases {
@@ -220,8 +246,10 @@ mod json {
     fn sensitive_fields_by_key_name() {
         let doc = br#"{"card":{"cvc":"123","exp_month":12,"expYear":"2028","cardholder_name":"Jane Doe","security-code":987,"CVV2":null}}"#;
         let v = scan_all(doc, Mode::Json);
-        let fields: Vec<(String, String, Option<String>)> =
-            v.iter().map(|x| (x.0.clone(), x.2.clone(), x.3.clone())).collect();
+        let fields: Vec<(String, String, Option<String>)> = v
+            .iter()
+            .map(|x| (x.0.clone(), x.2.clone(), x.3.clone()))
+            .collect();
         let want = [
             ("Cvv", "123", "card.cvc"),
             ("Expiry", "12", "card.exp_month"),
@@ -233,12 +261,17 @@ mod json {
         assert_eq!(fields.len(), want.len(), "{fields:?}");
         for (k, val, path) in want {
             assert!(
-                fields.iter().any(|f| f.0 == k && f.1 == val && f.2.as_deref() == Some(path)),
+                fields
+                    .iter()
+                    .any(|f| f.0 == k && f.1 == val && f.2.as_deref() == Some(path)),
                 "{k} {path}"
             );
         }
         let f = scan(doc, Mode::Json);
-        let cvc = f.iter().find(|x| x.kind == Kind::Field(Field::Cvv)).unwrap();
+        let cvc = f
+            .iter()
+            .find(|x| x.kind == Kind::Field(Field::Cvv))
+            .unwrap();
         assert_eq!(&doc[cvc.span.clone()], br#""123""#);
         assert_eq!(&doc[cvc.key_span.clone().unwrap()], br#""cvc""#);
     }
@@ -247,7 +280,11 @@ mod json {
     fn expiry_object_members_inherit_the_field() {
         let doc = br#"{"expiry":{"month":"12","year":"28"},"month":"1"}"#;
         let v = scan_all(doc, Mode::Json);
-        let exp: Vec<_> = v.iter().filter(|x| x.0 == "Expiry").map(|x| x.3.clone().unwrap()).collect();
+        let exp: Vec<_> = v
+            .iter()
+            .filter(|x| x.0 == "Expiry")
+            .map(|x| x.3.clone().unwrap())
+            .collect();
         assert_eq!(exp, ["expiry.month", "expiry.year"]);
     }
 
@@ -262,8 +299,16 @@ mod json {
     fn json_inside_a_json_string() {
         let doc = br#"{"payload":"{\"card\":{\"number\":\"4242424242424242\",\"cvc\":\"123\"}}"}"#;
         let v = scan_all(doc, Mode::Json);
-        assert!(v.iter().any(|x| x.0 == "pan" && x.3.as_deref() == Some("payload.card.number")), "{v:?}");
-        assert!(v.iter().any(|x| x.0 == "Cvv" && x.2 == "123" && x.3.as_deref() == Some("payload.card.cvc")));
+        assert!(
+            v.iter()
+                .any(|x| x.0 == "pan" && x.3.as_deref() == Some("payload.card.number")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter().any(|x| x.0 == "Cvv"
+                && x.2 == "123"
+                && x.3.as_deref() == Some("payload.card.cvc"))
+        );
         let f = scan(doc, Mode::Json);
         let pan = f.iter().find(|x| x.kind == Kind::Pan).unwrap();
         assert!(pan.how.contains(How::NESTED_JSON));
@@ -283,7 +328,10 @@ mod json {
 
     #[test]
     fn pan_as_key_is_found_and_redacted_from_paths() {
-        let v = scan_all(br#"{"4242424242424242":{"x":"5555555555554444"}}"#, Mode::Json);
+        let v = scan_all(
+            br#"{"4242424242424242":{"x":"5555555555554444"}}"#,
+            Mode::Json,
+        );
         assert_eq!(v.len(), 2);
         assert_eq!(v[1].3.as_deref(), Some("<redacted>.x"));
     }
@@ -302,8 +350,14 @@ mod form {
     fn percent_encoding_plus_and_brackets() {
         let body = b"card%5Bnumber%5D=4242+4242%204242%2D4242&card[cvc]=123&card[exp_month]=12";
         let v = scan_all(body, Mode::Form);
-        assert!(v.iter().any(|x| x.0 == "pan" && x.2 == VISA && x.3.as_deref() == Some("card[number]")));
-        assert!(v.iter().any(|x| x.0 == "Cvv" && x.2 == "123" && x.3.as_deref() == Some("card[cvc]")));
+        assert!(
+            v.iter()
+                .any(|x| x.0 == "pan" && x.2 == VISA && x.3.as_deref() == Some("card[number]"))
+        );
+        assert!(
+            v.iter()
+                .any(|x| x.0 == "Cvv" && x.2 == "123" && x.3.as_deref() == Some("card[cvc]"))
+        );
         assert!(v.iter().any(|x| x.0 == "Expiry" && x.2 == "12"));
         let f = scan(body, Mode::Form);
         let pan = f.iter().find(|x| x.kind == Kind::Pan).unwrap();
@@ -366,10 +420,18 @@ mod egress {
 
     #[test]
     fn cheap_checks() {
-        assert!(!outscope_scanner::might_contain_pan(br#"{"a":"hello","n":123}"#));
+        assert!(!outscope_scanner::might_contain_pan(
+            br#"{"a":"hello","n":123}"#
+        ));
         assert!(outscope_scanner::might_contain_pan(b"4242 4242 4242 4242"));
         assert!(outscope_scanner::might_contain_pan(br#""\u0034""#));
-        assert!(outscope_scanner::contains_pan(b"4242-4242-4242-4242", Mode::Raw));
-        assert!(!outscope_scanner::contains_pan(br#"{"cvc":"123"}"#, Mode::Json));
+        assert!(outscope_scanner::contains_pan(
+            b"4242-4242-4242-4242",
+            Mode::Raw
+        ));
+        assert!(!outscope_scanner::contains_pan(
+            br#"{"cvc":"123"}"#,
+            Mode::Json
+        ));
     }
 }

@@ -8,7 +8,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -17,23 +17,47 @@ impl Rng {
         x
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
         v[self.below(v.len() as u64) as usize]
     }
     pub fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize])).collect()
+        (0..n)
+            .map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize]))
+            .collect()
     }
     pub fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
     }
 }
 
-const FIRST: &[&str] = &["Jane", "John", "Amélie", "Søren", "Priya", "Chen", "Olu", "María", "Yuki", "Ahmed"];
-const LAST: &[&str] = &["Doe", "Smith", "García", "Müller", "Okafor", "Tanaka", "Kowalski", "Nguyen", "Rossi"];
-const CITY: &[&str] = &["Springfield", "São Paulo", "München", "Lagos", "Osaka", "Toronto", "Lyon", "Austin"];
-const STREET: &[&str] = &["Main St", "Market Street", "Rue de Rivoli", "Hauptstraße", "Elm Ave", "King Rd"];
+const FIRST: &[&str] = &[
+    "Jane", "John", "Amélie", "Søren", "Priya", "Chen", "Olu", "María", "Yuki", "Ahmed",
+];
+const LAST: &[&str] = &[
+    "Doe", "Smith", "García", "Müller", "Okafor", "Tanaka", "Kowalski", "Nguyen", "Rossi",
+];
+const CITY: &[&str] = &[
+    "Springfield",
+    "São Paulo",
+    "München",
+    "Lagos",
+    "Osaka",
+    "Toronto",
+    "Lyon",
+    "Austin",
+];
+const STREET: &[&str] = &[
+    "Main St",
+    "Market Street",
+    "Rue de Rivoli",
+    "Hauptstraße",
+    "Elm Ave",
+    "King Rd",
+];
 const PANS: &[&str] = &[
     "4242424242424242",
     "4000056655665556",
@@ -45,7 +69,14 @@ const PANS: &[&str] = &[
 ];
 
 fn uuid(r: &mut Rng) -> String {
-    format!("{}-{}-4{}-a{}-{}", r.hex(8), r.hex(4), r.hex(3), r.hex(3), r.hex(12))
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        r.hex(8),
+        r.hex(4),
+        r.hex(3),
+        r.hex(3),
+        r.hex(12)
+    )
 }
 
 fn timestamp(r: &mut Rng) -> String {
@@ -81,7 +112,11 @@ pub fn order(r: &mut Rng, card: bool) -> String {
             r.digits(3)
         )
     } else {
-        format!(r#","payment_method":{{"type":"card","token":"tok_{}","last4":"{}"}}"#, r.hex(24), r.digits(4))
+        format!(
+            r#","payment_method":{{"type":"card","token":"tok_{}","last4":"{}"}}"#,
+            r.hex(24),
+            r.digits(4)
+        )
     };
     format!(
         concat!(
@@ -136,7 +171,10 @@ pub fn numeric(r: &mut Rng) -> String {
     }
     format!(
         r#"{{"ts":[{}],"values":[{}],"amount":{}.{}}}"#,
-        (0..4).map(|_| (1_700_000_000_000 + r.below(100_000_000_000)).to_string()).collect::<Vec<_>>().join(","),
+        (0..4)
+            .map(|_| (1_700_000_000_000 + r.below(100_000_000_000)).to_string())
+            .collect::<Vec<_>>()
+            .join(","),
         v.join(","),
         r.below(1_000_000),
         r.digits(2)
@@ -160,7 +198,7 @@ pub fn generate(kind: Kind, size: usize, seed: u64) -> (Vec<u8>, Vec<(usize, usi
     while out.len() < size {
         let doc = match kind {
             Kind::Clean => order(&mut r, false),
-            Kind::PanDense => order(&mut r, n % 20 == 0),
+            Kind::PanDense => order(&mut r, n.is_multiple_of(20)),
             Kind::AllNumeric => numeric(&mut r),
         };
         let start = out.len();

@@ -22,7 +22,9 @@ pub fn view(f: &Finding) -> View {
 }
 
 pub fn sorted(mut v: Vec<View>) -> Vec<View> {
-    v.sort_by(|a, b| (a.1.start, a.1.end, &a.0, &a.2, &a.3).cmp(&(b.1.start, b.1.end, &b.0, &b.2, &b.3)));
+    v.sort_by(|a, b| {
+        (a.1.start, a.1.end, &a.0, &a.2, &a.3).cmp(&(b.1.start, b.1.end, &b.0, &b.2, &b.3))
+    });
     v
 }
 
@@ -56,12 +58,20 @@ pub fn scan_all(input: &[u8], mode: Mode) -> Vec<View> {
     for &isa in &isas {
         assert_eq!(scan_isa(input, mode, isa), want, "{isa:?} whole");
         let every: Vec<usize> = (1..input.len()).collect();
-        assert_eq!(scan_chunks(input, mode, isa, &every), want, "{isa:?} byte by byte");
+        assert_eq!(
+            scan_chunks(input, mode, isa, &every),
+            want,
+            "{isa:?} byte by byte"
+        );
     }
     want
 }
 
 /// PAN digits found, in order of span.
 pub fn pans(input: &[u8], mode: Mode) -> Vec<String> {
-    scan_all(input, mode).into_iter().filter(|v| v.0 == "pan").map(|v| v.2).collect()
+    scan_all(input, mode)
+        .into_iter()
+        .filter(|v| v.0 == "pan")
+        .map(|v| v.2)
+        .collect()
 }
