@@ -202,12 +202,26 @@ pub(crate) fn to_secret_json(value: &impl Serialize) -> Result<Zeroizing<Vec<u8>
 mod tests {
     use super::*;
 
-    fn scratch_file(name: &str, contents: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("vault-client-auth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+    /// A temporary file, removed when dropped.
+    struct ScratchFile(PathBuf);
+
+    impl ScratchFile {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ScratchFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn scratch_file(name: &str, contents: &str) -> ScratchFile {
+        let file = format!("vault-client-auth-{}-{name}", std::process::id());
+        let path = std::env::temp_dir().join(file);
         std::fs::write(&path, contents).unwrap();
-        path
+        ScratchFile(path)
     }
 
     fn call_of(auth: &Auth) -> (String, serde_json::Value) {
@@ -220,7 +234,7 @@ mod tests {
     #[test]
     fn kubernetes_login_posts_the_role_and_the_service_account_jwt() {
         let jwt = scratch_file("k8s-jwt", "eyJhbGciOi.payload.sig\n");
-        let auth = Auth::kubernetes("outscope", &jwt);
+        let auth = Auth::kubernetes("outscope", jwt.path());
         let (path, body) = call_of(&auth);
         assert_eq!(path, "auth/kubernetes/login");
         assert_eq!(
@@ -235,13 +249,13 @@ mod tests {
     fn approle_login_reads_both_files_every_time() {
         let role = scratch_file("role-id", "  role-123\n");
         let secret = scratch_file("secret-id", "secret-1");
-        let auth = Auth::app_role(&role, &secret);
+        let auth = Auth::app_role(role.path(), secret.path());
         let (path, body) = call_of(&auth);
         assert_eq!(path, "auth/approle/login");
         assert_eq!(body["role_id"], "role-123");
         assert_eq!(body["secret_id"], "secret-1");
 
-        std::fs::write(&secret, "secret-2").unwrap();
+        std::fs::write(secret.path(), "secret-2").unwrap();
         assert_eq!(
             call_of(&auth).1["secret_id"],
             "secret-2",
@@ -260,7 +274,7 @@ mod tests {
         );
 
         let empty = scratch_file("empty-token", " \n");
-        let err = Auth::token_file(&empty).login_step().err().unwrap();
+        let err = Auth::token_file(empty.path()).login_step().err().unwrap();
         assert!(err.to_string().contains("is empty"), "{err}");
     }
 

@@ -10,8 +10,7 @@ use std::time::Duration;
 use outscope_testkit::shared_openbao;
 use serde_json::json;
 use support::{
-    app_role, child_token, fast_retries, read_policy, revoke, root_client, scratch_dir, unique,
-    write_file,
+    Scratch, app_role, child_token, fast_retries, read_policy, revoke, root_client, unique,
 };
 use vault_client::{Auth, Client, ClientBuilder, ManualClock, Renewal, SecretString};
 
@@ -254,7 +253,8 @@ async fn a_rotated_token_file_is_read_again_when_vault_refuses_the_old_token() {
     let (prefix, path) = seeded_secret(&root).await;
     let policy = read_policy(&root, &prefix).await;
     let old = child_token(&root, &[&policy], "1h", true).await;
-    let file = write_file(&scratch_dir(), "token", &format!("{old}\n"));
+    let scratch = Scratch::new();
+    let file = scratch.file("token", &format!("{old}\n"));
     let proxy = fast_retries(Client::builder(bao.addr()))
         .auth(Auth::token_file(&file))
         .build()

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use outscope_testkit::shared_openbao;
 use serde_json::json;
 use support::fake::{FakeVault, TestPki};
-use support::{enable, fast_retries, read_policy, root_client, scratch_dir, unique, write_file};
+use support::{Scratch, enable, fast_retries, read_policy, root_client, unique};
 use vault_client::{Auth, Client};
 
 /// What the API server says about the pod's token: valid, for `payments/outscope`.
@@ -90,7 +90,8 @@ async fn a_pod_logs_in_with_its_service_account_token_and_reads_its_secret() {
     root.write_raw(&format!("auth/{mount}/role/outscope"), &role)
         .await
         .unwrap();
-    let jwt_file = write_file(&scratch_dir(), "token", &service_account_jwt());
+    let scratch = Scratch::new();
+    let jwt_file = scratch.file("token", &service_account_jwt());
 
     let pod = fast_retries(Client::builder(bao.addr()))
         .auth(Auth::kubernetes("outscope", &jwt_file).at_mount(&mount))
@@ -124,7 +125,8 @@ async fn a_token_the_api_server_rejects_is_permission_denied() {
         .await
         .unwrap();
     let jwt = service_account_jwt();
-    let jwt_file = write_file(&scratch_dir(), "token", &jwt);
+    let scratch = Scratch::new();
+    let jwt_file = scratch.file("token", &jwt);
 
     let pod = fast_retries(Client::builder(bao.addr()))
         .auth(Auth::kubernetes("outscope", &jwt_file).at_mount(&mount))

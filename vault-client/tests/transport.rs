@@ -89,11 +89,8 @@ async fn a_renewal_cut_short_by_the_max_ttl_is_followed_by_a_new_login() {
     let login = r#"{"auth":{"client_token":"t1","lease_duration":3600,"renewable":true}}"#;
     let capped = r#"{"auth":{"client_token":"t1","lease_duration":600,"renewable":true}}"#;
     let fake = FakeVault::plain(&[(200, login), (200, capped), (200, login)]).await;
-    let dir = support::scratch_dir();
-    let auth = Auth::app_role(
-        support::write_file(&dir, "role", "r"),
-        support::write_file(&dir, "secret", "s"),
-    );
+    let scratch = support::Scratch::new();
+    let auth = Auth::app_role(scratch.file("role", "r"), scratch.file("secret", "s"));
     let clock = Arc::new(ManualClock::new());
     let vault = fast_retries(Client::builder(fake.http_addr()))
         .auth(auth)

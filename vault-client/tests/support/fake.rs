@@ -123,6 +123,7 @@ impl Drop for FakeVault {
 pub struct TestPki {
     pub ca_file: PathBuf,
     pub server: Arc<rustls::ServerConfig>,
+    _scratch: super::Scratch,
 }
 
 impl TestPki {
@@ -133,7 +134,8 @@ impl TestPki {
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_key = KeyPair::generate().unwrap();
         let ca_pem = ca.clone().self_signed(&ca_key).unwrap().pem();
-        let ca_file = super::write_file(&super::scratch_dir(), "ca.pem", &ca_pem);
+        let scratch = super::Scratch::new();
+        let ca_file = scratch.file("ca.pem", &ca_pem);
 
         let leaf_key = KeyPair::generate().unwrap();
         let leaf = CertificateParams::new(vec!["localhost".to_owned()])
@@ -151,6 +153,7 @@ impl TestPki {
         Self {
             ca_file,
             server: Arc::new(server),
+            _scratch: scratch,
         }
     }
 }

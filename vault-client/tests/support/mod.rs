@@ -47,17 +47,32 @@ pub fn root_client(addr: &str, root_token: &str) -> Client {
         .unwrap()
 }
 
-/// A fresh directory for credential files.
-pub fn scratch_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("vault-client-test"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for credential files, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(unique("vault-client-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `contents` to `name` in the directory; returns the file's path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
 }
 
-pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Enables an auth method or secrets engine of `kind` at a fresh mount; returns the mount.
@@ -95,11 +110,12 @@ pub async fn app_role(root: &Client, policy: &str, ttl: &str, max_ttl: &str) -> 
         .write_raw(&format!("{role}/secret-id"), &json!({}))
         .await
         .unwrap();
-    let dir = scratch_dir();
+    let scratch = Scratch::new();
     AppRole {
-        role_id_file: write_file(&dir, "role-id", text(&role_id, "/data/role_id")),
-        secret_id_file: write_file(&dir, "secret-id", text(&secret_id, "/data/secret_id")),
+        role_id_file: scratch.file("role-id", text(&role_id, "/data/role_id")),
+        secret_id_file: scratch.file("secret-id", text(&secret_id, "/data/secret_id")),
         mount,
+        _scratch: scratch,
     }
 }
 
@@ -107,6 +123,7 @@ pub struct AppRole {
     pub mount: String,
     pub role_id_file: PathBuf,
     pub secret_id_file: PathBuf,
+    _scratch: Scratch,
 }
 
 impl AppRole {
