@@ -68,6 +68,15 @@ impl Tokenizer {
         }
     }
 
+    /// Stripe's circuit breaker state (`None` for the local vault), for readiness and
+    /// metrics.
+    pub fn circuit_state(&self) -> Option<CircuitState> {
+        match self {
+            Tokenizer::Stripe(stripe) => Some(stripe.circuit_state()),
+            Tokenizer::Local(_) => None,
+        }
+    }
+
     /// `stripe` or `local`, for metric labels.
     pub fn name(&self) -> &'static str {
         match self {

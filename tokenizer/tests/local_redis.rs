@@ -157,7 +157,13 @@ async fn redis_killed_means_unavailable_and_never_a_forgetful_fallback() {
     let vault = redis_vault(redis.url(), &prefix, &key_file(&["k1"]));
     let token = vault.tokenize(card(VISA)).await.unwrap().token;
 
+    assert!(vault.ping().await.is_ok());
     redis.stop();
+    assert_eq!(
+        vault.ping().await,
+        Err(TokenizeError::unavailable(UnavailableCause::Store)),
+        "readiness sees it"
+    );
     let err = vault.tokenize(card(VISA)).await.unwrap_err();
     assert_eq!(err, TokenizeError::unavailable(UnavailableCause::Store));
     assert_eq!(err.kind(), ErrorKind::Unavailable);

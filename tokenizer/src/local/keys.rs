@@ -1,23 +1,7 @@
 //! Vault keys: AES-256-GCM keys by id (the first is current; the others still decrypt)
 //! and the HMAC-SHA-256 key behind same-card-same-token.
 //!
-//! # Key file format
-//!
-//! UTF-8 text, one key per line, `id:base64` where base64 (standard alphabet, padded)
-//! decodes to exactly 32 bytes. Blank lines and lines starting with `#` are ignored.
-//!
-//! ```text
-//! # outscope local vault keys
-//! fingerprint:q1Yl0m...=   # HMAC key: never change it within a store
-//! k2026b:8h3K...=          # current encryption key (the first one)
-//! k2026a:Zm9v...=          # older key: still decrypts tokens made with it
-//! ```
-//!
-//! `fingerprint` is reserved for the HMAC key and must appear exactly once. Every other
-//! line is an encryption key; ids are 1 to 32 characters of `[A-Za-z0-9_.-]`, unique.
-//! Rotate by adding a new line first; keep old lines while tokens made with them exist.
-//! Changing the fingerprint key makes the store issue new tokens for cards it already holds.
-//! Generate a line with `printf 'k1:%s\n' "$(head -c32 /dev/urandom | base64)"`.
+//! The key file format is documented on [`KeyRing`].
 
 use std::path::Path;
 
@@ -35,6 +19,24 @@ const FINGERPRINT_ID: &str = "fingerprint";
 pub(crate) const NONCE_LEN: usize = 12;
 
 /// The vault's keys. No `Debug` beyond key ids; key bytes are wiped on drop.
+///
+/// # Key file format
+///
+/// UTF-8 text, one key per line, `id:base64` where base64 (standard alphabet, padded)
+/// decodes to exactly 32 bytes. Blank lines and lines starting with `#` are ignored.
+///
+/// ```text
+/// # outscope local vault keys
+/// fingerprint:q1Yl0m...=   # HMAC key: never change it within a store
+/// k2026b:8h3K...=          # current encryption key (the first one)
+/// k2026a:Zm9v...=          # older key: still decrypts tokens made with it
+/// ```
+///
+/// `fingerprint` is reserved for the HMAC key and must appear exactly once. Every other
+/// line is an encryption key; ids are 1 to 32 characters of `[A-Za-z0-9_.-]`, unique.
+/// Rotate by adding a new line first; keep old lines while tokens made with them exist.
+/// Changing the fingerprint key makes the store issue new tokens for cards it already holds.
+/// Generate a line with `printf 'k1:%s\n' "$(head -c32 /dev/urandom | base64)"`.
 pub struct KeyRing {
     /// In file order: `keys[0]` encrypts.
     keys: Vec<(String, Aes256Gcm)>,

@@ -79,6 +79,11 @@ impl LocalVault {
         })
     }
 
+    /// Whether the store answers, for readiness: `Unavailable` while Redis is down.
+    pub async fn ping(&self) -> Result<(), TokenizeError> {
+        self.inner.store.ping().await
+    }
+
     /// The token for this card: the one it already has in this store, or a new one.
     pub async fn tokenize(&self, card: CardInput) -> Result<TokenResult, TokenizeError> {
         card.validate()?;

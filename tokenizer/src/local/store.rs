@@ -143,6 +143,17 @@ impl Store {
         }
     }
 
+    /// Whether the store answers (Redis `PING`); always for memory.
+    pub(crate) async fn ping(&self) -> Result<(), TokenizeError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(r) => {
+                r.run(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
+                    .await
+            }
+        }
+    }
+
     pub(crate) async fn record(&self, token: &str) -> Result<Option<Vec<u8>>, TokenizeError> {
         match self {
             Store::Memory(m) => Ok(m.lock().records.get(token).cloned()),
