@@ -25,6 +25,17 @@
 //! # }
 //! ```
 //!
+//! Errors ([`TokenizeError`], classed by [`ErrorKind`]); every one fails closed:
+//!
+//! | kind | when | suggested answer |
+//! | --- | --- | --- |
+//! | `unavailable` | connect/transport failure, 5xx, 429 (after retries), unreadable answer, store down or full | 503 + `Retry-After` (or 502) |
+//! | `timeout` | no answer within the per-attempt timeout (not retried) | 504 / 503 |
+//! | `rejected` | the provider refused the card: [`RejectCode`] (`card_declined`, `invalid_number`, ...) | 422 (402 for declines) |
+//! | `misconfigured` | 401/403 (bad key), 404/405 (wrong `api_base`), vault key id missing | 500/502 + alert |
+//! | `circuit_open` | the breaker is open; nothing was sent | 503 + `Retry-After` |
+//! | `invalid_card` | bad expiry month/year in the input ([`CardError`]) | 400 / 422 |
+//!
 //! Card data lives only in [`Pan`], [`Cvc`] and [`HolderName`]: zeroized on drop, no
 //! `Debug`/`Display`. Errors carry our own text only, never card data, keys or a
 //! provider's or parser's message. Nothing here logs.
