@@ -234,6 +234,10 @@ pub enum KeyFileError {
     KeyMaterial(usize),
     #[error("line {0}: key id already used on an earlier line")]
     Duplicate(usize),
+    #[error("line {0}: the fingerprint key is configured separately; remove this line")]
+    FingerprintInKeys(usize),
+    #[error("fingerprint key is not base64 of exactly 32 bytes")]
+    FingerprintKey,
     #[error("no `fingerprint:` line (the HMAC key for same-card-same-token)")]
     NoFingerprintKey,
     #[error("no encryption key (every line but `fingerprint:` is one; the first is current)")]

@@ -3,7 +3,8 @@
 use zeroize::Zeroizing;
 
 /// An API key or password. The proxy resolves the reference (file, env, Vault) and hands
-/// the value over in this type.
+/// the value over in this type. A clone is wiped on drop too.
+#[derive(Clone)]
 pub struct SecretString(Zeroizing<String>);
 
 impl SecretString {

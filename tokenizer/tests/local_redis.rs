@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::{CVC, MASTERCARD, VISA, card, key_file, unique_prefix};
 use outscope_tokenizer::{
-    ErrorKind, KeyRing, LocalOptions, LocalVault, RedisStoreOptions, StoreOptions, TokenFormat,
-    TokenizeError, UnavailableCause,
+    ErrorKind, KeyRing, LocalOptions, LocalVault, RedisStoreOptions, SecretString, StoreOptions,
+    TokenFormat, TokenizeError, UnavailableCause,
 };
 
 fn redis_vault(url: &str, prefix: &str, keys: &str) -> LocalVault {
@@ -214,4 +214,49 @@ fn bad_prefixes_and_urls_are_refused_without_echoing_them() {
     };
     let err = LocalVault::new(options).unwrap_err();
     assert!(!format!("{err} {err:?}").contains("hunter2"));
+}
+
+#[tokio::test]
+async fn a_password_protected_redis_is_reached_with_the_configured_credentials() {
+    let redis = outscope_testkit::RedisServer::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cret-pw")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let keys = key_file(&["k1"]);
+    let vault_with = |password: Option<&str>| {
+        let mut store = RedisStoreOptions::new(redis.url(), "auth");
+        store.timeout = Duration::from_millis(300);
+        store.password = password.map(|p| SecretString::new(p.to_owned()));
+        LocalVault::new(LocalOptions {
+            keys: KeyRing::parse(&keys).unwrap(),
+            format: TokenFormat::Random,
+            store: StoreOptions::Redis(store),
+        })
+        .unwrap()
+    };
+    assert!(
+        vault_with(Some("s3cret-pw"))
+            .tokenize(card(VISA))
+            .await
+            .is_ok()
+    );
+    for wrong in [None, Some("guess")] {
+        let err = vault_with(wrong).tokenize(card(VISA)).await.unwrap_err();
+        assert_eq!(err, TokenizeError::unavailable(UnavailableCause::Store));
+    }
+    let shown = format!(
+        "{:?}",
+        StoreOptions::Redis({
+            let mut o = RedisStoreOptions::new(redis.url(), "auth");
+            o.password = Some(SecretString::new("s3cret-pw".into()));
+            o
+        })
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
 }

@@ -54,12 +54,24 @@ impl KeyRing {
 
     /// Parses key file text. Errors give line numbers, never content.
     pub fn parse(text: &str) -> Result<KeyRing, SetupError> {
-        KeyRing::parse_lines(text).map_err(SetupError::KeyFile)
+        KeyRing::parse_lines(text, None).map_err(SetupError::KeyFile)
     }
 
-    fn parse_lines(text: &str) -> Result<KeyRing, KeyFileError> {
+    /// Encryption keys (`id:base64` lines, no `fingerprint:` line) and the fingerprint
+    /// key (base64 of 32 bytes) from separate secrets, as the config references them.
+    pub fn parse_separate(keys: &str, fingerprint_key: &str) -> Result<KeyRing, SetupError> {
+        let fingerprint = decode_key(fingerprint_key.trim())
+            .ok_or(SetupError::KeyFile(KeyFileError::FingerprintKey))?;
+        KeyRing::parse_lines(keys, Some(fingerprint)).map_err(SetupError::KeyFile)
+    }
+
+    fn parse_lines(
+        text: &str,
+        given_fingerprint: Option<Zeroizing<[u8; 32]>>,
+    ) -> Result<KeyRing, KeyFileError> {
+        let separate = given_fingerprint.is_some();
         let mut keys: Vec<(String, Aes256Gcm)> = Vec::new();
-        let mut fingerprint = None;
+        let mut fingerprint = given_fingerprint;
         for (index, line) in text.lines().enumerate() {
             let number = index + 1;
             let line = line.trim();
@@ -75,6 +87,9 @@ impl KeyRing {
             }
             let bytes = decode_key(material).ok_or(KeyFileError::KeyMaterial(number))?;
             if id == FINGERPRINT_ID {
+                if separate {
+                    return Err(KeyFileError::FingerprintInKeys(number));
+                }
                 if fingerprint.replace(bytes).is_some() {
                     return Err(KeyFileError::Duplicate(number));
                 }
@@ -237,6 +252,30 @@ mod tests {
         assert_eq!(
             ring(&[&fp, "no colon"]).unwrap_err(),
             SetupError::KeyFile(KeyFileError::Syntax(2))
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_key_can_come_from_its_own_secret() {
+        let fp = KeyRing::generate_line("fingerprint");
+        let (_, fp_material) = fp.split_once(':').unwrap();
+        let k1 = KeyRing::generate_line("k1");
+        let ring = KeyRing::parse_separate(&k1, fp_material).unwrap();
+        assert_eq!(ring.key_ids(), ["k1"]);
+        assert_eq!(
+            KeyRing::parse_separate(&format!("{}\n{}", k1.as_str(), fp.as_str()), fp_material)
+                .unwrap_err(),
+            SetupError::KeyFile(KeyFileError::FingerprintInKeys(2))
+        );
+        assert_eq!(
+            KeyRing::parse_separate(&k1, "c2hvcnQ=").unwrap_err(),
+            SetupError::KeyFile(KeyFileError::FingerprintKey)
+        );
+        let whole = KeyRing::parse(&format!("{}\n{}", fp.as_str(), k1.as_str())).unwrap();
+        assert_eq!(
+            whole.mac(b"d", b"1"),
+            ring.mac(b"d", b"1"),
+            "same key, same MAC"
         );
     }
 

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, IntoConnectionInfo};
 use tokio::sync::OnceCell;
 
 use crate::error::{SetupError, TokenizeError, UnavailableCause};
+use crate::secret::SecretString;
 
 /// Where the local vault keeps its records.
 #[derive(Clone, Default)]
@@ -26,8 +27,10 @@ pub enum StoreOptions {
 /// How to reach Redis.
 #[derive(Clone)]
 pub struct RedisStoreOptions {
-    /// `redis://[user:password@]host:port[/db]`.
+    /// `redis://host:port[/db]` (credentials go in the fields below).
     pub url: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
     /// First part of every key: `{prefix}:tok:{token}` and `{prefix}:fp:{hex}`.
     pub key_prefix: String,
     /// Deadline for each Redis command (connecting included).
@@ -38,6 +41,8 @@ impl RedisStoreOptions {
     pub fn new(url: &str, key_prefix: &str) -> RedisStoreOptions {
         RedisStoreOptions {
             url: url.to_owned(),
+            username: None,
+            password: None,
             key_prefix: key_prefix.to_owned(),
             timeout: Duration::from_millis(500),
         }
@@ -205,7 +210,18 @@ impl RedisStore {
         {
             return Err(SetupError::RedisPrefix);
         }
-        let client = redis::Client::open(options.url.as_str()).map_err(|_| SetupError::RedisUrl)?;
+        let mut info = options
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|_| SetupError::RedisUrl)?;
+        if options.username.is_some() {
+            info.redis.username = options.username;
+        }
+        if let Some(password) = &options.password {
+            info.redis.password = Some(password.expose().to_owned());
+        }
+        let client = redis::Client::open(info).map_err(|_| SetupError::RedisUrl)?;
         Ok(RedisStore {
             client,
             connection: OnceCell::new(),
