@@ -23,6 +23,8 @@ pub struct App {
     pub health: Arc<Health>,
     /// Readiness of the Redis that shared rate limits use (reported, not required).
     redis: Check,
+    /// Card-data metrics (exported through the admin listener).
+    pub cards: Arc<crate::protect::metrics::CardMetrics>,
 }
 
 /// What the pipeline reports about a finished request.
@@ -58,6 +60,7 @@ impl App {
             redis.set_up();
         }
         Arc::new(Self {
+            cards: Arc::default(),
             redis,
             runtime: ArcSwap::from_pointee(runtime),
             connections: Arc::new(Semaphore::new(max)),
@@ -146,6 +149,62 @@ impl App {
             route: &route.name,
         };
         crate::limits::apply(&rt.limits, route, &source, &self.redis).await
+    }
+
+    /// The audit event and card metrics of a finished request. Places, brands and last4
+    /// only: never a card number.
+    pub fn audit(
+        &self,
+        rt: &Runtime,
+        route: Option<usize>,
+        request_id: &str,
+        audit: &[crate::protect::Audited],
+        shadowed: usize,
+        error: Option<&'static str>,
+    ) {
+        let route_name = route
+            .and_then(|i| rt.config.routes.get(i))
+            .map_or("", |r| r.name.as_str());
+        let tokenizer = rt.tokenizer.as_ref().map_or("none", |t| t.name());
+        match error {
+            Some("egress_blocked") => {
+                self.cards.egress_blocked(route_name);
+                tracing::error!(target: "audit", route = route_name, request_id, "egress check blocked a request: card data remained after rewriting");
+            }
+            Some("tokenizer_unavailable") => self.cards.tokenizer_error(tokenizer, "unavailable"),
+            Some("tokenizer_failed") => self.cards.tokenizer_error(tokenizer, "failed"),
+            Some("card_refused") => self.cards.tokenizer_error(tokenizer, "refused"),
+            _ => {}
+        }
+        if shadowed > 0 {
+            self.cards
+                .card_data(route_name, "shadowed", shadowed as u64);
+            tracing::warn!(target: "audit", route = route_name, request_id, findings = shadowed, "shadow mode: card data was forwarded to the backend");
+        }
+        if audit.is_empty() || error.is_some() {
+            return;
+        }
+        for action in ["tokenized", "masked", "removed"] {
+            let n = audit.iter().filter(|a| a.action == action).count() as u64;
+            if n > 0 {
+                self.cards.card_data(route_name, action, n);
+            }
+        }
+        let places: Vec<&str> = audit.iter().map(|a| a.place.as_str()).collect();
+        let actions: Vec<&str> = audit.iter().map(|a| a.action).collect();
+        let brands: Vec<&str> = audit.iter().map(|a| a.brand.as_str()).collect();
+        let last4: Vec<&str> = audit.iter().map(|a| a.last4.as_str()).collect();
+        tracing::info!(
+            target: "audit",
+            route = route_name,
+            request_id,
+            tokenizer,
+            places = ?places,
+            actions = ?actions,
+            brands = ?brands,
+            last4 = ?last4,
+            "card data protected"
+        );
     }
 
     /// Counts an upstream failure.

@@ -12,6 +12,7 @@ pub mod healthcheck;
 pub mod lifecycle;
 pub mod limits;
 pub mod pipeline;
+pub mod protect;
 pub mod routing;
 pub mod runtime;
 pub mod scan;

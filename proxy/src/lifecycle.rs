@@ -99,7 +99,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             stop_rx.clone(),
         )));
     }
-    let admin_state = AdminState::new(app.metrics.clone(), app.health.clone());
+    let admin_state =
+        AdminState::new(app.metrics.clone(), app.health.clone()).with_collector(app.cards.clone());
     let mut admin_stop = stop_rx.clone();
     let admin_task = tokio::spawn(outscope_telemetry::serve_admin(
         admin,

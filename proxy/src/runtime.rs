@@ -27,6 +27,9 @@ pub struct Runtime {
     pub upstream_metrics: Vec<UpstreamMetrics>,
     /// Parallel to `config.rate_limits`.
     pub limits: Vec<Arc<ConfiguredLimit>>,
+    /// The configured tokenizer (kept across reloads while its configuration is unchanged,
+    /// so a circuit breaker and an in-memory vault survive a reload).
+    pub tokenizer: Option<outscope_tokenizer::Tokenizer>,
 }
 
 /// Why a configuration could not be put into effect.
@@ -38,6 +41,8 @@ pub enum BuildError {
     UpstreamTls { upstream: String, source: TlsError },
     #[error(transparent)]
     Limits(#[from] LimitsError),
+    #[error(transparent)]
+    Tokenizer(#[from] crate::protect::TokenizerError),
 }
 
 impl Runtime {
@@ -78,6 +83,12 @@ impl Runtime {
             None => (&[][..], None),
         };
         let limits = limits::build(&config, metrics, old_limits, old_redis)?;
+        let tokenizer = match previous {
+            Some(p) if p.config.tokenizer == config.tokenizer && p.config.redis == config.redis => {
+                p.tokenizer.clone()
+            }
+            _ => crate::protect::build_tokenizer(&config)?,
+        };
         Ok(Self {
             config,
             listeners,
@@ -86,6 +97,7 @@ impl Runtime {
             listener_metrics,
             upstream_metrics,
             limits,
+            tokenizer,
         })
     }
 

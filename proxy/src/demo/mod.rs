@@ -125,7 +125,7 @@ fn parse_upstream(url: &str) -> anyhow::Result<UpstreamUrl> {
 }
 
 fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> Config {
-    let tls = url.https.then(|| UpstreamTls {
+    let tls = url.https.then_some(UpstreamTls {
         ca: None,
         client_cert: None,
         server_name: None,

@@ -47,6 +47,26 @@ pub enum ProxyError {
     UpstreamProtocol,
     #[error("the proxy is shutting down")]
     ShuttingDown,
+    #[error("{0} is not accepted on this route")]
+    UnsupportedMedia(&'static str),
+    #[error("request body could not be decoded: {0}")]
+    Undecodable(&'static str),
+    #[error("decoded request body exceeds the limits")]
+    DecodedTooLarge,
+    #[error("request body could not be parsed: {0}")]
+    Unparseable(&'static str),
+    #[error("ambiguous request: {0}")]
+    Ambiguous(&'static str),
+    #[error("card data is not accepted here: {0}")]
+    CardDataRejected(&'static str),
+    #[error("the card was refused: {0}")]
+    CardRefused(&'static str),
+    #[error("card data cannot be tokenized right now")]
+    TokenizerUnavailable { retry_after: Option<Duration> },
+    #[error("the tokenizer failed")]
+    TokenizerFailed,
+    #[error("the request was blocked before reaching the backend")]
+    EgressBlocked,
 }
 
 impl ProxyError {
@@ -69,6 +89,16 @@ impl ProxyError {
         "upstream_timeout",
         "upstream_protocol_error",
         "shutting_down",
+        "unsupported_media",
+        "undecodable_body",
+        "decoded_body_too_large",
+        "unparseable_body",
+        "ambiguous_request",
+        "card_data_rejected",
+        "card_refused",
+        "tokenizer_unavailable",
+        "tokenizer_failed",
+        "egress_blocked",
     ];
 
     /// The stable, machine-readable code clients and dashboards key on.
@@ -90,6 +120,16 @@ impl ProxyError {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamProtocol => "upstream_protocol_error",
             Self::ShuttingDown => "shutting_down",
+            Self::UnsupportedMedia(_) => "unsupported_media",
+            Self::Undecodable(_) => "undecodable_body",
+            Self::DecodedTooLarge => "decoded_body_too_large",
+            Self::Unparseable(_) => "unparseable_body",
+            Self::Ambiguous(_) => "ambiguous_request",
+            Self::CardDataRejected(_) => "card_data_rejected",
+            Self::CardRefused(_) => "card_refused",
+            Self::TokenizerUnavailable { .. } => "tokenizer_unavailable",
+            Self::TokenizerFailed => "tokenizer_failed",
+            Self::EgressBlocked => "egress_blocked",
         }
     }
 

@@ -21,6 +21,13 @@ pub fn status(err: &ProxyError) -> StatusCode {
         RateLimiterUnavailable | ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         UpstreamConnect | UpstreamProtocol => StatusCode::BAD_GATEWAY,
         UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Undecodable(_) | Unparseable(_) | Ambiguous(_) => StatusCode::BAD_REQUEST,
+        DecodedTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        CardDataRejected(_) | CardRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        TokenizerUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        TokenizerFailed => StatusCode::BAD_GATEWAY,
+        EgressBlocked => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -56,6 +63,10 @@ pub fn respond(err: &ProxyError, request_id: &str) -> Response<ProxyBody> {
         }
         ProxyError::RateLimiterUnavailable | ProxyError::ShuttingDown => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        ProxyError::TokenizerUnavailable { retry_after } => {
+            let secs = retry_after.map_or(1, |d| d.as_secs().max(1));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         _ => {}
     }

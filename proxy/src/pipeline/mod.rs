@@ -15,14 +15,19 @@ use std::time::Instant;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use outscope_config::InspectionMode;
 
 use crate::app::App;
 use crate::body::{self, ProxyBody};
 use crate::errors::{ProxyError, respond::respond};
 use crate::forward::headers;
+use crate::protect;
 use crate::routing;
 use crate::runtime::Runtime;
 use crate::server::ConnInfo;
+
+/// Response header: how many card numbers in the request were tokenized or masked.
+pub const TOKENIZED_HEADER: &str = "outscope-tokenized";
 
 /// What the access log and metrics learn about one request.
 #[derive(Default)]
@@ -31,6 +36,8 @@ struct Outcome {
     error: Option<&'static str>,
     request_bytes: u64,
     rate_headers: Option<outscope_ratelimit::headers::RateLimitHeaders>,
+    audit: Vec<protect::Audited>,
+    shadowed: usize,
 }
 
 /// The response body size when known up front (fixed bodies, upstream Content-Length).
@@ -60,6 +67,25 @@ pub async fn handle(
     resp.headers_mut().insert(id_name, id_value.clone());
     for (name, value) in crate::limits::header_pairs(outcome.rate_headers.as_ref()) {
         resp.headers_mut().insert(name, value);
+    }
+    app.audit(
+        &rt,
+        outcome.route,
+        id_value.to_str().unwrap_or_default(),
+        &outcome.audit,
+        outcome.shadowed,
+        outcome.error,
+    );
+    let protected = outcome
+        .audit
+        .iter()
+        .filter(|a| a.action != "removed")
+        .count();
+    if protected > 0 {
+        resp.headers_mut().insert(
+            HeaderName::from_static(TOKENIZED_HEADER),
+            HeaderValue::from(protected),
+        );
     }
     app.record(
         &rt,
@@ -108,7 +134,7 @@ async fn drive(
         None
     };
     check_declared_length(&req, route.max_body_bytes)?;
-    let (parts, incoming) = req.into_parts();
+    let (mut parts, incoming) = req.into_parts();
     let body = body::collect(
         incoming,
         route.max_body_bytes,
@@ -116,20 +142,33 @@ async fn drive(
     )
     .await?;
     outcome.request_bytes = body.len() as u64;
-    // Phases 6-9 (inspection, tokenization, rewrite, egress check) slot in here.
+    let protected = protect::protect(rt.tokenizer.as_ref(), route, &mut parts, body).await?;
+    outcome.audit = protected.audit;
+    outcome.shadowed = protected.shadowed;
     let upstream = rt
         .upstreams
         .get(route.upstream)
         .ok_or(ProxyError::NoRoute)?;
+    let forwarded_body = protected.body.clone();
     let upstream_req = upstream::build_request(
         parts,
-        body.into_bytes(),
+        protected.body,
         route,
         upstream,
         conn,
         &config.forwarding.trusted_proxies,
         request_id,
     )?;
+    if route.inspection.mode == InspectionMode::Enforce {
+        let allow = &route.inspection.allow_key_paths;
+        protect::egress::check(
+            upstream_req.uri(),
+            upstream_req.headers(),
+            &forwarded_body,
+            protected.media.as_ref(),
+            allow,
+        )?;
+    }
     let mut resp = match upstream.send(upstream_req).await {
         Ok(resp) => resp,
         Err(err) => {

@@ -1,0 +1,89 @@
+//! Builds the tokenizer a configuration names, resolving its secret references.
+
+use outscope_config::{
+    Config, LocalStore, StripeObject, TokenFormat, Tokenizer as TokenizerConfig,
+};
+use outscope_tokenizer::{
+    CircuitOptions, Endpoint, KeyRing, LocalOptions, LocalVault, RedisStoreOptions, SecretString,
+    StoreOptions, StripeOptions, StripeTokenizer, Tokenizer,
+};
+
+use crate::secrets::{self, SecretError};
+
+/// Why the tokenizer could not be built. Names references, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    #[error("tokenizer: {0}")]
+    Secret(#[from] SecretError),
+    #[error("tokenizer: {0}")]
+    Setup(String),
+    #[error("tokenizer: {0} is not UTF-8 text")]
+    NotText(String),
+}
+
+fn text(
+    reference: &outscope_config::SecretRef,
+) -> Result<zeroize::Zeroizing<String>, TokenizerError> {
+    let secret = secrets::resolve(reference)?;
+    let s = std::str::from_utf8(secret.expose())
+        .map_err(|_| TokenizerError::NotText(secrets::describe(reference)))?;
+    Ok(zeroize::Zeroizing::new(s.trim().to_owned()))
+}
+
+/// The configured tokenizer, if any.
+pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
+    let setup = |e: outscope_tokenizer::SetupError| TokenizerError::Setup(e.to_string());
+    let Some(tokenizer) = &config.tokenizer else {
+        return Ok(None);
+    };
+    Ok(Some(match tokenizer {
+        TokenizerConfig::Stripe(s) => {
+            let key = SecretString::new(text(&s.secret_key)?.to_string());
+            let mut options = StripeOptions::new(&s.api_base, key);
+            options.endpoint = match s.create {
+                StripeObject::PaymentMethod => Endpoint::PaymentMethods,
+                StripeObject::Token => Endpoint::Tokens,
+            };
+            options.timeout = s.timeout;
+            options.retry.max_retries = s.max_retries;
+            options.circuit = CircuitOptions {
+                failure_threshold: s.breaker_failures.max(1),
+                cool_down: s.breaker_cool_down,
+            };
+            Tokenizer::Stripe(StripeTokenizer::new(options).map_err(setup)?)
+        }
+        TokenizerConfig::Local(l) => {
+            let keys = KeyRing::parse_separate(&text(&l.keys)?, &text(&l.fingerprint_key)?)
+                .map_err(setup)?;
+            let store = match l.store {
+                LocalStore::Memory => StoreOptions::Memory,
+                LocalStore::Redis => {
+                    let redis = config.redis.as_ref().ok_or_else(|| {
+                        TokenizerError::Setup("store = \"redis\" needs [redis]".into())
+                    })?;
+                    let mut options =
+                        RedisStoreOptions::new(&redis.url, &format!("{}:vault", redis.key_prefix));
+                    options.username = redis.username.clone();
+                    options.password = match &redis.password {
+                        Some(r) => Some(SecretString::new(text(r)?.to_string())),
+                        None => None,
+                    };
+                    options.timeout = redis.timeout;
+                    StoreOptions::Redis(options)
+                }
+            };
+            let format = match l.token_format {
+                TokenFormat::Random => outscope_tokenizer::TokenFormat::Random,
+                TokenFormat::Alias => outscope_tokenizer::TokenFormat::Alias,
+            };
+            Tokenizer::Local(
+                LocalVault::new(LocalOptions {
+                    keys,
+                    format,
+                    store,
+                })
+                .map_err(setup)?,
+            )
+        }
+    }))
+}

@@ -1,0 +1,89 @@
+//! Built-in detection: every card number, track and CVV the scanner finds outside the
+//! configured card objects becomes an edit. What the edit does (token, mask, refusal) is
+//! the route's `on_detected`, applied when the plan is carried out.
+
+use std::ops::Range;
+
+use outscope_config::Inspection;
+use outscope_scanner::{Field, Finding, Kind};
+use zeroize::Zeroizing;
+
+use super::plan::{Action, Plan, Syntax};
+
+/// Adds an edit for every finding not already inside a planned edit. `syntax` says how a
+/// token is written at a span; `blank` what replaces a CVV value.
+pub fn plan_findings(
+    findings: &[Finding],
+    policy: &Inspection,
+    plan: &mut Plan,
+    syntax: impl Fn(&Range<usize>) -> Syntax,
+    blank: impl Fn(&Range<usize>) -> &'static [u8],
+) {
+    for f in findings {
+        if plan.covers(&f.span) {
+            continue;
+        }
+        let place = f.key_path.clone().unwrap_or_else(|| "body".into());
+        match f.kind {
+            Kind::Pan | Kind::Track1 | Kind::Track2 => {
+                let allowed = f.kind == Kind::Pan
+                    && f.key_path
+                        .as_ref()
+                        .is_some_and(|k| policy.allow_key_paths.iter().any(|a| a == k));
+                let Some(pan) = f.pan() else { continue };
+                if allowed {
+                    continue;
+                }
+                let cvc = sibling_cvv(findings, f);
+                let action = Action::Pan {
+                    pan: pan.digits().clone(),
+                    syntax: syntax(&f.span),
+                    cvc,
+                };
+                plan.push(f.span.clone(), action, place);
+            }
+            Kind::Field(Field::Cvv) => {
+                plan.push(f.span.clone(), Action::Blank(blank(&f.span)), place)
+            }
+            Kind::Field(_) => {}
+        }
+    }
+}
+
+/// The CVV found next to a card number (same parent key path), for the tokenizer.
+fn sibling_cvv(findings: &[Finding], pan: &Finding) -> Option<Zeroizing<Vec<u8>>> {
+    let parent = parent(pan.key_path.as_deref()?)?;
+    findings
+        .iter()
+        .filter(|f| f.kind == Kind::Field(Field::Cvv))
+        .find(|f| f.key_path.as_deref().and_then(parent_of) == Some(parent))
+        .and_then(|f| f.value())
+        .map(|v| Zeroizing::new(v.expose().to_vec()))
+}
+
+fn parent(path: &str) -> Option<&str> {
+    parent_of(path)
+}
+
+/// `card.cvc` → `card`; `card[cvc]` → `card`; a top-level key → "".
+fn parent_of(path: &str) -> Option<&str> {
+    if let Some(stripped) = path.strip_suffix(']')
+        && let Some(open) = stripped.rfind('[')
+    {
+        return Some(&path[..open]);
+    }
+    Some(path.rfind('.').map_or("", |dot| &path[..dot]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parent_of;
+
+    #[test]
+    fn parents_of_key_paths() {
+        assert_eq!(parent_of("card.cvc"), Some("card"));
+        assert_eq!(parent_of("items[2].card.number"), Some("items[2].card"));
+        assert_eq!(parent_of("card[cvc]"), Some("card"));
+        assert_eq!(parent_of("cvc"), Some(""));
+    }
+}

@@ -1,0 +1,203 @@
+//! Phases 6 to 9: card data in, tokens out. For each request on a route with inspection:
+//! decode the body, read it by its type, plan edits for configured card objects and for
+//! everything built-in detection finds (body, path, query, headers), carry them out
+//! (tokenize, mask or refuse), and hand the rewritten request to the egress check.
+//!
+//! Fail closed throughout: a body we cannot decode or parse, an encoding or type the route
+//! does not accept, a tokenizer that does not answer: the request ends here, and the
+//! backend gets nothing.
+
+mod build;
+mod builtin;
+mod decode;
+pub mod egress;
+mod form;
+mod head;
+mod json;
+pub mod media;
+pub mod metrics;
+mod multipart;
+mod plan;
+pub mod resolve;
+mod text;
+
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, HeaderValue};
+use http::request::Parts;
+use outscope_config::{InspectionMode, Route};
+use outscope_scanner::{Mode, Scanner};
+use outscope_tokenizer::Tokenizer;
+use zeroize::Zeroizing;
+
+use crate::body::RequestBody;
+use crate::errors::ProxyError;
+pub use build::{TokenizerError, build as build_tokenizer};
+use media::Media;
+use plan::Plan;
+pub use resolve::Audited;
+
+/// The protected request body and what was done.
+pub struct Protected {
+    pub body: Bytes,
+    /// How the body was read (None: empty body or inspection off).
+    pub media: Option<Media>,
+    pub audit: Vec<Audited>,
+    /// Shadow mode: how many findings were let through.
+    pub shadowed: usize,
+}
+
+/// Runs phases 6 to 8 on a request. Head edits are made in `parts`; the new body is
+/// returned.
+pub async fn protect(
+    tokenizer: Option<&Tokenizer>,
+    route: &Route,
+    parts: &mut Parts,
+    body: RequestBody,
+) -> Result<Protected, ProxyError> {
+    let policy = &route.inspection;
+    if policy.mode == InspectionMode::Off {
+        return Ok(Protected {
+            body: body.into_bytes(),
+            media: None,
+            audit: Vec::new(),
+            shadowed: 0,
+        });
+    }
+    let encoding = if body.is_empty() {
+        None
+    } else {
+        decode::encoding(&parts.headers, &policy.encodings)?
+    };
+    let decoded = match encoding {
+        Some(enc) => Some(decode::decode(body.as_bytes(), enc, policy)?),
+        None => None,
+    };
+    let bytes: &[u8] = decoded.as_deref().map_or(body.as_bytes(), |d| d.as_slice());
+    let (media, body_plan) = if bytes.is_empty() {
+        (None, Plan::default())
+    } else {
+        let media = media::classify(&parts.headers, bytes, &policy.content_types)?;
+        let plan = match &media {
+            Media::Json => json::plan(bytes, policy, &Scanner::new(Mode::Json))?,
+            Media::Form => form::plan(bytes, policy, &Scanner::new(Mode::Form))?,
+            Media::Multipart(boundary) => multipart::plan(bytes, boundary, policy)?,
+            Media::Text => text::plan(bytes, policy, &Scanner::new(Mode::Raw)),
+        };
+        (Some(media), plan)
+    };
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().map(str::to_owned);
+    let path_plan = head::plan(path.as_bytes(), "path", policy);
+    let query_plan = query
+        .as_deref()
+        .map(|q| head::plan(q.as_bytes(), "query", policy))
+        .unwrap_or_default();
+    let header_plans: Vec<(http::HeaderName, usize, Plan)> = parts
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, (name, value))| {
+            (
+                name.clone(),
+                i,
+                head::plan(
+                    value.as_bytes(),
+                    &format!("header:{}", name.as_str()),
+                    policy,
+                ),
+            )
+        })
+        .filter(|(_, _, p)| !p.is_empty())
+        .collect();
+
+    if policy.mode == InspectionMode::Shadow {
+        let shadowed = body_plan.edits.len()
+            + path_plan.edits.len()
+            + query_plan.edits.len()
+            + header_plans
+                .iter()
+                .map(|(_, _, p)| p.edits.len())
+                .sum::<usize>();
+        return Ok(Protected {
+            body: body.into_bytes(),
+            media: None,
+            audit: Vec::new(),
+            shadowed,
+        });
+    }
+
+    let on_detected = policy.on_detected;
+    let mut audit = Vec::new();
+    let new_body: Bytes = if body_plan.is_empty() {
+        match decoded {
+            Some(d) => Bytes::copy_from_slice(&d),
+            None => body.into_bytes(),
+        }
+    } else {
+        let resolved = resolve::carry_out(bytes, body_plan, on_detected, tokenizer).await?;
+        audit.extend(resolved.audit);
+        Bytes::copy_from_slice(&resolved.bytes)
+    };
+    if encoding.is_some() {
+        parts.headers.remove(CONTENT_ENCODING);
+    }
+    if !path_plan.is_empty() || !query_plan.is_empty() {
+        let new_path =
+            resolve::carry_out(path.as_bytes(), path_plan, on_detected, tokenizer).await?;
+        audit.extend(new_path.audit);
+        let mut target: Zeroizing<Vec<u8>> = new_path.bytes;
+        if let Some(q) = &query {
+            let new_query =
+                resolve::carry_out(q.as_bytes(), query_plan, on_detected, tokenizer).await?;
+            audit.extend(new_query.audit);
+            target.push(b'?');
+            target.extend_from_slice(&new_query.bytes);
+        }
+        parts.uri = http::Uri::try_from(target.as_slice())
+            .map_err(|_| ProxyError::BadRequest("request target cannot be rewritten"))?;
+    }
+    for (name, index, plan) in header_plans {
+        let Some(old) = parts
+            .headers
+            .iter()
+            .nth(index)
+            .map(|(_, v)| v.as_bytes().to_vec())
+        else {
+            continue;
+        };
+        let old = Zeroizing::new(old);
+        let resolved = resolve::carry_out(&old, plan, on_detected, tokenizer).await?;
+        audit.extend(resolved.audit);
+        let value = HeaderValue::from_bytes(&resolved.bytes)
+            .map_err(|_| ProxyError::BadRequest("header cannot be rewritten"))?;
+        replace_nth(&mut parts.headers, &name, index, value);
+    }
+    Ok(Protected {
+        body: new_body,
+        media,
+        audit,
+        shadowed: 0,
+    })
+}
+
+/// Replaces the value at overall position `index` (which has name `name`).
+fn replace_nth(
+    headers: &mut http::HeaderMap,
+    name: &http::HeaderName,
+    index: usize,
+    value: HeaderValue,
+) {
+    let position = headers
+        .iter()
+        .take(index)
+        .filter(|(n, _)| *n == name)
+        .count();
+    let mut values: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
+    if let Some(slot) = values.get_mut(position) {
+        *slot = value;
+    }
+    headers.remove(name);
+    for v in values {
+        headers.append(name.clone(), v);
+    }
+}
