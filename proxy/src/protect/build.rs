@@ -45,6 +45,11 @@ pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
                 StripeObject::Token => Endpoint::Tokens,
             };
             options.timeout = s.timeout;
+            options.connect_timeout = s.connect_timeout;
+            if let Some(ca) = &s.ca {
+                options.extra_roots =
+                    crate::tls::load_chain(ca).map_err(|e| TokenizerError::Setup(e.to_string()))?;
+            }
             options.retry.max_retries = s.max_retries;
             options.circuit = CircuitOptions {
                 failure_threshold: s.breaker_failures.max(1),
@@ -62,7 +67,7 @@ pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
                         TokenizerError::Setup("store = \"redis\" needs [redis]".into())
                     })?;
                     let mut options =
-                        RedisStoreOptions::new(&redis.url, &format!("{}:vault", redis.key_prefix));
+                        RedisStoreOptions::new(&redis.url, &format!("{}.vault", redis.key_prefix));
                     options.username = redis.username.clone();
                     options.password = match &redis.password {
                         Some(r) => Some(SecretString::new(text(r)?.to_string())),

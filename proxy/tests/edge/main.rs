@@ -6,6 +6,7 @@
 
 mod admin;
 mod binary;
+mod cards;
 mod forwarding;
 mod framing;
 mod lifecycle;
