@@ -15,13 +15,9 @@ async fn tls_1_3_request_is_proxied() {
 #[tokio::test]
 async fn tls_1_2_clients_are_refused_with_a_protocol_version_alert() {
     let stack = Stack::start(|_, _| {}).await;
-    let err = stack
-        .client()
-        .tls12_only()
-        .connect()
-        .await
-        .err()
-        .expect("TLS 1.2 must fail");
+    let Err(err) = stack.client().tls12_only().connect().await else {
+        panic!("TLS 1.2 must fail");
+    };
     let text = err.to_string();
     assert!(text.contains("ProtocolVersion"), "unexpected error: {text}");
     assert!(stack.upstream.seen().is_empty());
