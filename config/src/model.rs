@@ -301,18 +301,23 @@ pub enum Tokenizer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StripeTokenizer {
     /// `https://api.stripe.com` by default; `http://` only for loopback test servers.
+    /// Lower-case scheme and host, no trailing slash (endpoint paths are appended).
     pub api_base: String,
     /// The secret key (`sk_...`), by reference.
     pub secret_key: SecretRef,
     pub create: StripeObject,
-    /// Per-attempt deadline.
+    /// Per-attempt deadline (connect, send, read the answer).
     pub timeout: Duration,
+    /// Deadline for TCP connect and TLS handshake, within `timeout`.
+    pub connect_timeout: Duration,
     /// Extra attempts on connection errors, 429 and 5xx (same idempotency key).
     pub max_retries: u32,
     /// Consecutive failures that open the circuit breaker.
     pub breaker_failures: u32,
     /// How long the breaker stays open before a probe.
     pub breaker_cool_down: Duration,
+    /// Extra CA to trust (PEM), e.g. an egress proxy's. None: the bundled web PKI roots.
+    pub ca: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,8 @@
 //! build; cross-section rules (names resolve, addresses do not collide) run on those parts.
 //! The config is assembled only when nothing was reported.
 
+mod cards;
+mod inspection;
 mod listeners;
 mod rate_limits;
 mod read;
@@ -11,6 +13,7 @@ mod redis;
 mod routes;
 mod settings;
 mod shadowing;
+mod tokenizer;
 mod upstreams;
 
 use std::collections::HashMap;
@@ -22,7 +25,7 @@ use toml::de::DeTable;
 
 use crate::model::{
     Admin, Config, Forwarding, Limits, Listener, Log, RateLimit, Redis, RequestId, Route, Shutdown,
-    Upstream,
+    Tokenizer, Upstream,
 };
 use crate::report::{KeyPath, Report};
 use crate::walk::Table;
@@ -50,6 +53,7 @@ impl DerefMut for Cx<'_> {
 }
 
 /// Where something was written: its key path and source span.
+#[derive(Clone)]
 pub(crate) struct At {
     pub(crate) path: KeyPath,
     pub(crate) span: Range<usize>,
@@ -134,6 +138,7 @@ struct Parts {
     rate_limits: Option<Vec<RateLimit>>,
     upstreams: Option<Vec<Upstream>>,
     routes: Option<Vec<Route>>,
+    tokenizer: Option<Option<Tokenizer>>,
 }
 
 impl Parts {
@@ -150,7 +155,7 @@ impl Parts {
             rate_limits: self.rate_limits?,
             upstreams: self.upstreams?,
             routes: self.routes?,
-            tokenizer: None,
+            tokenizer: self.tokenizer?,
         })
     }
 }
@@ -183,6 +188,12 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
         max_body_bytes: limits.as_ref().map(|l| l.max_body_bytes),
     };
     let routes = routes::routes(cx, root.get("routes"), &targets);
+    let tokenizer_node = root.get("tokenizer");
+    let tokenizer = match &tokenizer_node {
+        Some(node) => tokenizer::tokenizer(cx, node, redis_node.is_some()).map(Some),
+        None => Some(None),
+    };
+    inspection::require_tokenizer(cx, &routes.tokenizes, tokenizer_node.is_some());
     rate_limits::require_redis(cx, &rate_limits, redis_node.is_some());
     if let Some(any) = listeners.any_client_auth() {
         rate_limits::require_client_auth(cx, &rate_limits, any);
@@ -202,6 +213,7 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
         listeners: listeners.built,
         rate_limits: rate_limits.built,
         upstreams: upstreams.built,
-        routes,
+        routes: routes.built,
+        tokenizer,
     }
 }

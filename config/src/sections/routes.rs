@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use crate::model::{HostHeader, HostMatch, Inspection, PathMatch, Route};
+use crate::model::{HostHeader, HostMatch, PathMatch, Route};
 use crate::sections::read::{
     boolean, check, named, optional, or_default, positive, required, required_entries,
 };
-use crate::sections::{At, Cx, index_names, shadowing};
+use crate::sections::{At, Cx, index_names, inspection, shadowing};
 use crate::walk::{Node, Table};
 use crate::{syntax, url};
 
@@ -17,30 +17,34 @@ pub(crate) struct Targets<'a> {
     pub(crate) max_body_bytes: Option<u64>,
 }
 
-pub(crate) fn routes(
-    cx: &mut Cx<'_>,
-    node: Option<Node<'_, '_>>,
-    targets: &Targets<'_>,
-) -> Option<Vec<Route>> {
+/// The routes (if all are valid) and where each route that tokenizes says so (for the
+/// `[tokenizer]` check).
+pub(crate) struct Routes {
+    pub(crate) built: Option<Vec<Route>>,
+    pub(crate) tokenizes: Vec<At>,
+}
+
+pub(crate) fn routes(cx: &mut Cx<'_>, node: Option<Node<'_, '_>>, targets: &Targets<'_>) -> Routes {
     let entries = required_entries(cx, "routes", node.as_ref());
     let mut names = Vec::new();
     let mut built = Vec::new();
+    let mut tokenizes = Vec::new();
     for (i, mut t) in entries.into_iter().enumerate() {
         let name = named(cx, &mut t);
         let at = t.at();
-        built.push((
-            at,
-            route(cx, t, name.as_ref().map(|n| n.name.clone()), targets),
-        ));
+        let route = route(cx, t, name.as_ref().map(|n| n.name.clone()), targets);
+        tokenizes.extend(route.as_ref().and_then(|(_, at)| at.clone()));
+        built.push((at, route.map(|(route, _)| route)));
         names.push((i, name));
     }
     index_names(cx, names.iter().map(|(i, n)| (*i, n.as_ref())));
     report_unreachable(cx, &built);
-    if built.is_empty() {
+    let built = if built.is_empty() {
         None
     } else {
         built.into_iter().map(|(_, route)| route).collect()
-    }
+    };
+    Routes { built, tokenizes }
 }
 
 fn route(
@@ -48,7 +52,7 @@ fn route(
     mut t: Table<'_, '_>,
     name: Option<String>,
     targets: &Targets<'_>,
-) -> Option<Route> {
+) -> Option<(Route, Option<At>)> {
     let host = optional(cx, &mut t, "host", host_match);
     let methods = or_default(cx, &mut t, "methods", Vec::new(), methods);
     let path = path_match(cx, &mut t);
@@ -69,8 +73,10 @@ fn route(
         Some(node) => positive(cx, &node),
         None => targets.max_body_bytes,
     };
+    let policy = inspection::inspection(cx, t.get("inspection").as_ref());
     t.finish(cx);
-    Some(Route {
+    let policy = policy?;
+    let route = Route {
         name: name?,
         host: host?,
         methods: methods?,
@@ -80,8 +86,9 @@ fn route(
         host_header: host_header?,
         allow_upgrade: allow_upgrade?,
         max_body_bytes: max_body_bytes?,
-        inspection: Inspection::default(),
-    })
+        inspection: policy.inspection,
+    };
+    Some((route, policy.tokenizes))
 }
 
 /// Reports each route that an earlier route fully covers.

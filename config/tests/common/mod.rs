@@ -71,3 +71,72 @@ pub fn problems(text: &str) -> Vec<Problem> {
         Err(problems) => problems.0,
     }
 }
+
+/// One rule story: a config that breaks the rule, and the one problem that names it.
+pub struct Case {
+    story: &'static str,
+    /// The rule's problem is the only one (false where a follow-on problem is expected).
+    alone: bool,
+    config: String,
+    key_path: String,
+    message: &'static str,
+}
+
+pub fn case(
+    story: &'static str,
+    config: String,
+    key_path: impl Into<String>,
+    message: &'static str,
+) -> Case {
+    Case {
+        story,
+        alone: true,
+        config,
+        key_path: key_path.into(),
+        message,
+    }
+}
+
+/// A case whose problem comes with expected follow-on problems (e.g. a route that now
+/// names a missing upstream).
+pub fn case_among(
+    story: &'static str,
+    config: String,
+    key_path: impl Into<String>,
+    message: &'static str,
+) -> Case {
+    Case {
+        story,
+        alone: false,
+        config,
+        key_path: key_path.into(),
+        message,
+    }
+}
+
+/// Runs every case and lists all failures at once.
+pub fn check(cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for c in cases {
+        let found = found(&c.config);
+        let hit = |p: &outscope_config::Problem| {
+            p.key_path == c.key_path && p.message.contains(c.message)
+        };
+        let matches = if c.alone {
+            found.len() == 1 && hit(&found[0])
+        } else {
+            found.iter().any(hit)
+        };
+        if !matches {
+            let listed: Vec<String> = found.iter().map(ToString::to_string).collect();
+            failures.push(format!(
+                "{}\n  want: {}: ...{}...\n  got:  {}",
+                c.story,
+                c.key_path,
+                c.message,
+                listed.join("\n        ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
