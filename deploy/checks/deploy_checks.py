@@ -5,6 +5,7 @@
     deploy_checks.py chart       RENDERED.yaml OUTSCOPE_BIN [--vault] [--hpa] [--servicemonitor] [--prestop]
     deploy_checks.py systemd     UNIT TOML
     deploy_checks.py compose     COMPOSE.yaml
+    deploy_checks.py context     REPO_ROOT OUT_DIR
     deploy_checks.py metrics     METRICS.txt DASHBOARD.json ALERTS.yaml OUT_RULES.yaml DOC.rs...
 
 DOC.rs are the Rust files whose `//! | `metric` | ... | labels |` tables document the labels.
@@ -90,6 +91,57 @@ def check_dockerfile(path: str) -> None:
     labels = " ".join(l for l in final if l.upper().startswith("LABEL "))
     for key in ("title", "description", "licenses", "version", "revision", "created"):
         expect(f"org.opencontainers.image.{key}=" in labels, f"OCI label org.opencontainers.image.{key}")
+
+
+def dockerignore_patterns(root: Path) -> list[str]:
+    pats = []
+    for line in (root / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            if line.startswith("!"):
+                raise SystemExit(".dockerignore exceptions (!) are not supported by this check")
+            pats.append(line.rstrip("/"))
+    return pats
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rules for the patterns we use: `name` and `a/b` match from the context root
+    (and everything below a match), `**/x` matches at any depth."""
+    from fnmatch import fnmatchcase
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pat in patterns:
+        if pat.startswith("**/"):
+            tail = pat[3:]
+            if any(fnmatchcase("/".join(parts[i:j]), tail) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)):
+                return True
+        elif any(fnmatchcase(pre, pat) for pre in prefixes):
+            return True
+    return False
+
+
+def check_context(root_dir: str, out_dir: str) -> None:
+    """Copy the files `docker build .` would send (tracked files minus .dockerignore) and
+    check that the workspace still resolves with `cargo metadata --locked` there."""
+    import shutil
+    root = Path(root_dir)
+    pats = dockerignore_patterns(root)
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout.decode().split("\0")
+    kept = [f for f in files if f and not ignored(f, pats) and (root / f).is_file()]
+    out = Path(out_dir)
+    for f in kept:
+        (out / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / f, out / f)
+    ok(f"build context: {len(kept)} of {len([f for f in files if f])} tracked files")
+    expect(not any(f.startswith(("target/", ".git/", "deploy/")) for f in kept), "context leaves out target/, .git/, deploy/")
+    expect((out / "Cargo.lock").is_file() and (out / "Cargo.toml").is_file(), "context holds Cargo.toml and Cargo.lock")
+    r = subprocess.run(["cargo", "metadata", "--locked", "--format-version", "1"], cwd=out, capture_output=True, text=True)
+    expect(r.returncode == 0, "cargo metadata --locked resolves the workspace in the build context"
+           + ("" if r.returncode == 0 else ": " + r.stderr.strip()[-800:]))
+    if r.returncode == 0:
+        meta = json.loads(r.stdout)
+        names = {p["name"] for p in meta["packages"] if p["id"] in meta["workspace_members"]}
+        expect("outscope" in names, "package outscope is a workspace member there")
 
 
 # --- Helm: one rendered manifest -----------------------------------------------------------
@@ -428,6 +480,7 @@ def main(argv: list[str]) -> int:
         "chart": lambda: check_chart(args[0], args[1], flags),
         "systemd": lambda: check_systemd(*args),
         "compose": lambda: check_compose(*args),
+        "context": lambda: check_context(*args),
         "metrics": lambda: check_metrics(*args),
     }[cmd]()
     if problems:
