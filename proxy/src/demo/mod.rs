@@ -54,7 +54,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             (url, Some(echo))
         }
     };
-    let config = demo_config(args.listen, &pki, upstream);
+    let config = demo_config(args.listen, &pki, upstream)?;
     let running = crate::lifecycle::start(config)
         .await
         .context("starting the proxy")?;
@@ -81,10 +81,9 @@ fn print_banner(addr: SocketAddr, args: &DemoArgs) {
         "curl --cacert {ca} https://localhost:{}/v1/payments \\\n  -H 'content-type: application/json' \\\n  -d '{{\"amount\":1200,\"card\":{{\"number\":\"4242424242424242\",\"exp_month\":12,\"exp_year\":2030,\"cvc\":\"123\"}}}}'\n",
         addr.port()
     );
-    println!("The echo backend answers with exactly what it received. Ctrl-C stops the demo.");
-    println!(
-        "Note: this build does not tokenize yet, so the card number still reaches the backend."
-    );
+    println!("The echo backend answers with exactly what it received: a token, last4 and brand");
+    println!("where the card was. Cards live in an in-memory vault, gone when the demo stops.");
+    println!("Ctrl-C stops the demo.");
 }
 
 async fn wait_for_stop() {
@@ -124,13 +123,14 @@ fn parse_upstream(url: &str) -> anyhow::Result<UpstreamUrl> {
     })
 }
 
-fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> Config {
+fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> anyhow::Result<Config> {
+    let (keys, fingerprint_key) = pki.vault_keys().context("writing the demo vault keys")?;
     let tls = url.https.then_some(UpstreamTls {
         ca: None,
         client_cert: None,
         server_name: None,
     });
-    Config {
+    Ok(Config {
         listeners: vec![Listener {
             name: "demo".into(),
             address: listen,
@@ -195,9 +195,35 @@ fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> Conf
             host_header: HostHeader::Preserve,
             allow_upgrade: false,
             max_body_bytes: 1024 * 1024,
-            inspection: Inspection::default(),
+            inspection: demo_inspection(),
         }],
-        tokenizer: None,
+        tokenizer: Some(Tokenizer::Local(LocalTokenizer {
+            keys,
+            fingerprint_key,
+            store: LocalStore::Memory,
+            token_format: TokenFormat::Random,
+        })),
+    })
+}
+
+/// Card rules for the common Stripe-style shapes, and built-in detection that tokenizes
+/// everywhere else.
+fn demo_inspection() -> Inspection {
+    let rule = |json: Option<&str>, form: Option<&str>| CardRule {
+        json_path: json.map(str::to_owned),
+        form_prefix: form.map(str::to_owned),
+        fields: CardFields::default(),
+        output: CardOutput::default(),
+    };
+    Inspection {
+        on_detected: OnDetected::Tokenize,
+        cards: vec![
+            rule(Some("$.card"), Some("card")),
+            rule(Some("$.payment_method.card"), Some("payment_method[card]")),
+            rule(Some("$.payment_method_data.card"), None),
+            rule(Some("$.source"), None),
+        ],
+        ..Inspection::default()
     }
 }
 

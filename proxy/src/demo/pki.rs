@@ -47,6 +47,21 @@ impl DemoPki {
     pub fn key_ref(&self) -> SecretRef {
         SecretRef::File(self.dir.join("server.key"))
     }
+
+    /// Fresh local-vault keys (one data key, one fingerprint key), written next to the
+    /// certificate: `(keys, fingerprint_key)` references.
+    pub fn vault_keys(&self) -> anyhow::Result<(SecretRef, SecretRef)> {
+        use base64::Engine;
+        let b64 = |bytes: [u8; 32]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let keys = self.dir.join("vault-keys");
+        let fingerprint = self.dir.join("vault-fingerprint");
+        write_private(&keys, format!("demo1:{}\n", b64(rand::random())).as_bytes())?;
+        write_private(
+            &fingerprint,
+            format!("{}\n", b64(rand::random())).as_bytes(),
+        )?;
+        Ok((SecretRef::File(keys), SecretRef::File(fingerprint)))
+    }
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

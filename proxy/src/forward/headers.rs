@@ -107,9 +107,12 @@ pub fn acceptable_request_id(value: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// A fresh request id: 128 random bits as 32 hex characters.
+/// A fresh request id: 26 random lower-case letters (about 122 bits). Letters only, so
+/// no log scrubber ever mistakes part of it for a card number.
 pub fn new_request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    (0..26)
+        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -188,7 +191,9 @@ mod tests {
         )));
         assert!(!acceptable_request_id(&HeaderValue::from_static("")));
         assert!(!acceptable_request_id(&HeaderValue::from_static("a b")));
-        assert_eq!(new_request_id().len(), 32);
+        let id = new_request_id();
+        assert_eq!(id.len(), 26);
+        assert!(id.bytes().all(|b| b.is_ascii_lowercase()));
         assert_ne!(new_request_id(), new_request_id());
     }
 }

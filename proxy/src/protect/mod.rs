@@ -153,7 +153,11 @@ pub async fn protect(
             target.push(b'?');
             target.extend_from_slice(&new_query.bytes);
         }
-        parts.uri = http::Uri::try_from(target.as_slice())
+        let path_and_query = http::uri::PathAndQuery::try_from(target.as_slice())
+            .map_err(|_| ProxyError::BadRequest("request target cannot be rewritten"))?;
+        let mut uri_parts = std::mem::take(&mut parts.uri).into_parts();
+        uri_parts.path_and_query = Some(path_and_query);
+        parts.uri = http::Uri::from_parts(uri_parts)
             .map_err(|_| ProxyError::BadRequest("request target cannot be rewritten"))?;
     }
     for (name, index, plan) in header_plans {

@@ -289,3 +289,62 @@ async fn healthcheck_probes_the_admin_listener() {
         .to_string();
     assert_eq!(check("/livez", closed).await.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn the_demo_turns_a_card_into_a_token() {
+    let dir = Pki::new("demo-test");
+    let ca_out = dir.path("demo-ca.pem");
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--ca-out",
+            ca_out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let port: u16 = first
+        .split("https://localhost:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    let ca = std::fs::read_to_string(&ca_out).unwrap();
+    let client = Client::with_ca(&ca, ([127, 0, 0, 1], port).into());
+    let body = r#"{"amount":1200,"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}"#;
+    let mut req = request(
+        "POST",
+        "/v1/payments",
+        "localhost",
+        bytes::Bytes::from_static(body.as_bytes()),
+    );
+    req.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    let resp = client.send(req).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(resp.status, 200);
+    let echoed = resp.json();
+    let card = &echoed["body"]["card"];
+    assert!(
+        card["token"].as_str().unwrap().starts_with("tok_"),
+        "{echoed}"
+    );
+    assert_eq!(card["last4"], "4242");
+    let text = String::from_utf8_lossy(&resp.body);
+    assert!(
+        !text.contains("4242424242424242") && !text.contains("\"123\""),
+        "{text}"
+    );
+}

@@ -68,6 +68,18 @@ impl Client {
         }
     }
 
+    /// A client trusting the CA in `ca_pem`.
+    pub fn with_ca(ca_pem: &str, addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            sni: "localhost".into(),
+            ca_pem: ca_pem.to_owned(),
+            alpn: vec![b"http/1.1".to_vec()],
+            versions: vec![&rustls::version::TLS13],
+            client_cert: None,
+        }
+    }
+
     pub fn sni(mut self, name: &str) -> Self {
         self.sni = name.into();
         self
