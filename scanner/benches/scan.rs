@@ -46,7 +46,7 @@ fn benches(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
     let size = mib << 20;
-    let re = regex::bytes::Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("regex");
+    let re = regex::bytes::Regex::new(r"(?-u)\b(?:[0-9][ -]?){12,18}[0-9]\b").expect("regex");
     let corpora = [
         ("clean", corpus::Kind::Clean),
         ("pan_dense", corpus::Kind::PanDense),

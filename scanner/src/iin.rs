@@ -154,7 +154,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
 
 /// For each two-digit prefix, the lengths (bit n = length n) some row of the table allows:
 /// a cheap first test before Luhn.
-fn prefix2_lengths() -> &'static [u32; 100] {
+pub(crate) fn prefix2_lengths() -> &'static [u32; 100] {
     static T: std::sync::OnceLock<[u32; 100]> = std::sync::OnceLock::new();
     T.get_or_init(|| {
         let mut t = [0u32; 100];

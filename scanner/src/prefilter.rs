@@ -44,6 +44,9 @@ fn next_flag_generic<C: Classify>(
     let mut floor = from;
     let mut prev_x = prev_x;
     let mut run = 0u32;
+    // True when the byte before `pos` cannot belong to the run at `pos` (no run is open).
+    let mut start_ok = true;
+    let p2 = crate::iin::prefix2_lengths();
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
@@ -53,17 +56,22 @@ fn next_flag_generic<C: Classify>(
             None => (unsafe { C::masks(&padded(rest)) }, rest.len()),
         };
         let (m, x) = m_bits(&masks, prev_x);
-        let m = if valid == 64 {
-            m
-        } else {
-            m & ((1u64 << valid) - 1)
-        };
+        let m = if valid == 64 { m } else { m & ((1u64 << valid) - 1) };
+        // A full block whose last run touches its end: leave that run to the next block,
+        // which then starts at the run's first byte (unless the run fills the block).
+        let top = if valid == 64 && m >> 63 == 1 { 64 - m.leading_ones() } else { 64 };
+        let m_here = if top > 0 && top < 64 { m & ((1u64 << top) - 1) } else { m };
         let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
             Some(pos)
         } else {
-            let r = runs12(m);
-            if r != 0 {
-                Some(pos + r.trailing_zeros() as usize)
+            let unclear = if valid == 64 && top > 0 {
+                first_unclear_run(hay, pos, &masks, m_here, p2, escape, start_ok)
+            } else {
+                let r = runs12(m_here);
+                (r != 0).then(|| r.trailing_zeros())
+            };
+            if let Some(st) = unclear {
+                Some(pos + st as usize)
             } else if valid < 64 && valid > 0 && m & (1u64 << (valid - 1)) != 0 {
                 // Tail: an M byte at the very end may continue in the next chunk.
                 Some(pos + valid - 1)
@@ -77,14 +85,11 @@ fn next_flag_generic<C: Classify>(
                 Some(end) if escape.is_none_or(|e| hay.get(end) != Some(&e)) => {
                     pos = end;
                     floor = end;
-                    let before = |k: usize| {
-                        end.checked_sub(k)
-                            .and_then(|j| hay.get(j))
-                            .copied()
-                            .unwrap_or(0)
-                    };
+                    let before =
+                        |k: usize| end.checked_sub(k).and_then(|j| hay.get(j)).copied().unwrap_or(0);
                     prev_x = prev_x_bits([before(3), before(2), before(1)]);
                     run = 0;
+                    start_ok = true;
                     continue;
                 }
                 _ => return Some(s),
@@ -93,13 +98,18 @@ fn next_flag_generic<C: Classify>(
         if valid < 64 {
             return None;
         }
-        run = if m == u64::MAX {
-            run.saturating_add(64)
+        if top > 0 && top < 64 {
+            // Restart at the unfinished run; the byte before it is not an M byte.
+            pos += top as usize;
+            prev_x = x << (64 - top);
+            run = 0;
+            start_ok = true;
         } else {
-            m.leading_ones()
-        };
-        prev_x = x;
-        pos += 64;
+            run = if m == u64::MAX { run.saturating_add(64) } else { m.leading_ones() };
+            start_ok = m >> 63 == 0;
+            prev_x = x;
+            pos += 64;
+        }
     }
     None
 }
@@ -146,6 +156,66 @@ pub(crate) fn prev_x_bits(before: [u8; 3]) -> u64 {
         }
     }
     x
+}
+
+/// Clears, in registers, the runs of 12+ M bytes of one block that provably hold no card
+/// number: runs inside the block (not touching its ends) made of ASCII digits and
+/// separators with fewer than 12 digits, or a single group whose length or two-digit
+/// prefix no IIN row allows, or that fails Luhn. Returns the block offset of the first run
+/// that needs a closer look, if any. `p2`: [`crate::iin::prefix2_lengths`].
+#[inline(always)]
+fn first_unclear_run(
+    hay: &[u8],
+    pos: usize,
+    masks: &Masks,
+    m: u64,
+    p2: &[u32; 100],
+    escape: Option<u8>,
+    start_ok: bool,
+) -> Option<u32> {
+    let mut r = runs12(m);
+    while r != 0 {
+        let st = r.trailing_zeros();
+        let len = (m >> st).trailing_ones();
+        if (st == 0 && !start_ok) || st + len >= 64 {
+            return Some(st);
+        }
+        let run = ((1u64 << len) - 1) << st;
+        if masks.high & run != 0 {
+            return Some(st);
+        }
+        if let Some(e) = escape
+            && hay.get(pos + (st + len) as usize) == Some(&e)
+        {
+            return Some(st);
+        }
+        let digits = (masks.digit & run).count_ones();
+        if digits >= 12 {
+            if masks.sep & run != 0 {
+                return Some(st);
+            }
+            if digits <= 19 {
+                let at = pos + st as usize;
+                let (Some(&a), Some(&b)) = (hay.get(at), hay.get(at + 1)) else {
+                    return Some(st);
+                };
+                let prefix = usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
+                if p2.get(prefix).is_some_and(|l| l & (1 << digits) != 0) {
+                    let mut vals = [0u8; 19];
+                    let src = hay.get(at..at + digits as usize).unwrap_or(&[]);
+                    for (v, c) in vals.iter_mut().zip(src) {
+                        *v = c.wrapping_sub(b'0');
+                    }
+                    if crate::iin::validate(vals.get(..digits as usize).unwrap_or(&[])).is_some() {
+                        return Some(st);
+                    }
+                }
+            }
+        }
+        // Clear this run and look for the next one.
+        r &= !(run | (run >> 11));
+    }
+    None
 }
 
 /// The run of ASCII digits and separators starting at `s`, when it certainly holds no card
@@ -254,6 +324,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     let mut run = 0u32;
     // Bytes below `floor` were examined already (a run proven free of card numbers).
     let mut floor = 0usize;
+    let p2 = crate::iin::prefix2_lengths();
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
@@ -311,6 +382,8 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         // Runs of 12 digit-like bytes: fine when provably free of card numbers.
         let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
             Some(pos)
+        } else if valid == 64 {
+            first_unclear_run(hay, pos, &masks, m, p2, Some(b'\\'), pos == floor).map(|st| pos + st as usize)
         } else {
             let r = runs12(m);
             (r != 0).then(|| pos + r.trailing_zeros() as usize)
