@@ -28,7 +28,7 @@ fn every_file_in_examples_parses_cleanly() {
             seen += 1;
         }
     }
-    assert!(seen >= 3, "only {seen} examples found in {}", dir.display());
+    assert!(seen >= 4, "only {seen} examples found in {}", dir.display());
 }
 
 #[test]
@@ -69,6 +69,54 @@ fn the_example_resolves_names_to_indices() {
     assert_eq!(checkout.max_body_bytes, 65536);
     assert_eq!(config.routes[1].path, PathMatch::Prefix("/".into()));
     assert_eq!(config.routes[1].max_body_bytes, 1_048_576);
+}
+
+#[test]
+fn the_example_tokenizes_the_common_stripe_shapes_with_stripe() {
+    let config = parse(EXAMPLE, Path::new("/etc/outscope")).unwrap();
+    let Some(Tokenizer::Stripe(stripe)) = &config.tokenizer else {
+        panic!("expected a stripe tokenizer: {:?}", config.tokenizer);
+    };
+    assert_eq!(stripe.api_base, "https://api.stripe.com");
+    let checkout = &config.routes[0].inspection;
+    assert_eq!(checkout.mode, InspectionMode::Enforce);
+    assert_eq!(checkout.on_detected, OnDetected::Tokenize);
+    let shapes: Vec<(Option<&str>, Option<&str>)> = checkout
+        .cards
+        .iter()
+        .map(|c| (c.json_path.as_deref(), c.form_prefix.as_deref()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (Some("$.card"), Some("card")),
+            (
+                Some("$.payment_method.card"),
+                Some("payment_method_data[card]")
+            ),
+        ]
+    );
+    assert_eq!(checkout.cards[0].output.fingerprint, None);
+    assert_eq!(checkout.cards[1].output, CardOutput::default());
+    // The catch-all route enforces with the defaults.
+    assert_eq!(config.routes[1].inspection, Inspection::default());
+}
+
+#[test]
+fn the_local_vault_example_shares_its_vault_through_redis() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local-vault.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let config = parse(&text, Path::new("/etc/outscope")).unwrap();
+    let Some(Tokenizer::Local(vault)) = &config.tokenizer else {
+        panic!("expected a local tokenizer: {:?}", config.tokenizer);
+    };
+    assert_eq!(vault.store, LocalStore::Redis);
+    assert!(config.redis.is_some());
+    let checkout = &config.routes[0].inspection;
+    assert_eq!(checkout.on_detected, OnDetected::Tokenize);
+    assert_eq!(checkout.encodings, []);
+    assert_eq!(checkout.cards[0].fields.number, "pan");
+    assert_eq!(config.routes[1].inspection.on_detected, OnDetected::Reject);
 }
 
 /// Every key the parser accepts, in every table, is documented in the example: the

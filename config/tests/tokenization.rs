@@ -600,3 +600,24 @@ fn a_bad_tokenizer_does_not_also_blame_the_routes_that_need_it() {
     )]);
     assert_eq!(common::found(&text).len(), 1);
 }
+
+#[test]
+fn tokenization_problems_point_at_the_line_that_asks_for_it() {
+    let text = plus("[[routes.inspection.cards]]\njson_path = \"$.card\"");
+    let problems = common::found(&text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("[[routes.inspection.cards]]"))
+        .map(|i| u32::try_from(i + 1).unwrap());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].line, line, "{problems:?}");
+
+    let text = plus("[routes.inspection]\nmode = \"shadow\"\nacknowledge = \"sure\"");
+    let problems = common::found(&text);
+    let line = text.lines().position(|l| l.starts_with("acknowledge"));
+    assert_eq!(
+        (problems[0].line, problems[0].column),
+        (line.map(|i| u32::try_from(i + 1).unwrap()), Some(15)),
+        "{problems:?}"
+    );
+}
