@@ -6,6 +6,8 @@
     deploy_checks.py systemd     UNIT TOML
     deploy_checks.py compose     COMPOSE.yaml
     deploy_checks.py context     REPO_ROOT OUT_DIR
+    deploy_checks.py echo        PORT                      (an upstream answering with what it got)
+    deploy_checks.py smoke       LISTENER_PORT ADMIN_PORT  (requests through the compose config)
     deploy_checks.py metrics     METRICS.txt DASHBOARD.json ALERTS.yaml OUT_RULES.yaml DOC.rs...
 
 DOC.rs are the Rust files whose `//! | `metric` | ... | labels |` tables document the labels.
@@ -471,6 +473,62 @@ def check_metrics(metrics_txt: str, dashboard: str, alerts: str, out_rules: str,
     ok(f"{len(exprs)} dashboard queries written to {os.path.basename(out_rules)} for promtool")
 
 
+# --- compose configuration, run for real without Docker -------------------------------------
+
+
+def serve_echo(port: str) -> None:
+    import http.server
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            out = json.dumps({"path": self.path, "body": body.decode(errors="replace")}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    http.server.HTTPServer(("127.0.0.1", int(port)), Echo).serve_forever()
+
+
+def smoke(listener_port: str, admin_port: str) -> None:
+    """The compose stack's promise: a card on /v1/checkout reaches the backend as a token,
+    a card anywhere else is refused, and the metrics say so."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    pan = "4242424242424242"
+
+    def post(path: str, doc: dict) -> tuple[int, str]:
+        req = urllib.request.Request(f"https://127.0.0.1:{listener_port}{path}", data=json.dumps(doc).encode(),
+                                     headers={"content-type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, context=tls, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    status, body = post("/v1/checkout", {"amount": 1200, "card": {"number": pan, "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    seen = json.loads(body).get("body", "") if status == 200 else ""
+    expect(status == 200 and pan not in body and '"cvc"' not in seen, f"/v1/checkout: 200, no PAN or CVC reaches the backend ({status})")
+    card = json.loads(seen).get("card", {}) if seen else {}
+    expect(str(card.get("token", "")).startswith("tok_") and card.get("last4") == "4242" and card.get("brand") == "visa",
+           "/v1/checkout: the backend gets token, last4 and brand")
+    status, body = post("/elsewhere", {"note": pan})
+    expect(status == 422 and pan not in body and "card_data_rejected" in body, f"/elsewhere: a card number is refused with 422 ({status})")
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
+    expect('outscope_card_data_total{route="checkout",action="tokenized"} 1' in metrics, "metrics: one card tokenized on checkout")
+    expect('outscope_dependency_up{dependency="redis"} 1' in metrics, "metrics: redis up")
+
+
 def main(argv: list[str]) -> int:
     cmd, args = argv[1], argv[2:]
     flags = [a for a in args if a.startswith("--")]
@@ -481,6 +539,8 @@ def main(argv: list[str]) -> int:
         "systemd": lambda: check_systemd(*args),
         "compose": lambda: check_compose(*args),
         "context": lambda: check_context(*args),
+        "echo": lambda: serve_echo(*args),
+        "smoke": lambda: smoke(*args),
         "metrics": lambda: check_metrics(*args),
     }[cmd]()
     if problems:
