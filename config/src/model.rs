@@ -27,7 +27,8 @@ pub struct Config {
     pub rate_limits: Vec<RateLimit>,
     pub upstreams: Vec<Upstream>,
     pub routes: Vec<Route>,
-    /// Required when any route tokenizes (configured cards or `on_detected = "tokenize"`).
+    /// Present whenever a route tokenizes (card rules or `on_detected = "tokenize"`, with
+    /// inspection not `off`); the parser refuses a config that tokenizes without one.
     pub tokenizer: Option<Tokenizer>,
 }
 
@@ -370,10 +371,12 @@ pub struct Inspection {
     /// Body types accepted; anything else is 415.
     pub content_types: Vec<BodyType>,
     /// `Content-Encoding`s accepted (decoded before inspection); anything else is 415.
+    /// May be empty: then only unencoded bodies are accepted.
     pub encodings: Vec<Encoding>,
     pub max_decompressed_bytes: u64,
-    /// Decoded size / encoded size above which a body is refused (bomb).
+    /// Decoded size / encoded size above which a body is refused (bomb). At least 2.
     pub max_decompression_ratio: u32,
+    /// 1 to 512 (the JSON parser recurses once per level).
     pub max_json_depth: usize,
     pub max_multipart_parts: usize,
     /// Multipart parts with a filename.
@@ -432,11 +435,12 @@ pub struct CardRule {
     /// JSON: where the card object is (`$.payment.card`, `$.items[*].card`), validated
     /// JSONPath subset (`.name`, `['name']`, `[n]`, `[*]`).
     pub json_path: Option<String>,
-    /// Forms and multipart: the field prefix (`card` for `card[number]`, `card[cvc]`, ...).
+    /// Forms and multipart: the field prefix (`card` for `card[number]`, `card[cvc]`, ...;
+    /// may be nested: `payment_method_data[card]`). At least one of the two is set.
     pub form_prefix: Option<String>,
-    /// Field names inside the object.
+    /// Field names inside the object (distinct, non-empty, no `[` or `]`).
     pub fields: CardFields,
-    /// Field names written in its place (None: left out).
+    /// Field names written in its place (None: left out; the written ones are distinct).
     pub output: CardOutput,
 }
 
