@@ -145,7 +145,7 @@ pub(crate) fn classify_key(key: &[u8]) -> Option<Field> {
 }
 
 /// The filter: one bit per (last three bytes, length) of every accepted spelling.
-fn suffix_table() -> &'static [u64; 1024] {
+pub(crate) fn suffix_table() -> &'static [u64; 1024] {
     static TABLE: OnceLock<[u64; 1024]> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = [0u64; 1024];
@@ -166,6 +166,25 @@ fn hash3(a: u8, b: u8, c: u8, len: usize) -> usize {
     let len = u32::try_from(len.min(255)).unwrap_or(255);
     let v = (len << 24) | (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
     (v.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+/// ASCII lowercase without a branch.
+#[inline(always)]
+fn lower(b: u8) -> u8 {
+    b | (u8::from(b.wrapping_sub(b'A') < 26) << 5)
+}
+
+/// The filter alone: false guarantees [`classify_key`] says `None` for this raw key.
+#[inline(always)]
+pub(crate) fn key_filter(table: &[u64; 1024], key: &[u8]) -> bool {
+    match key {
+        [.., b']'] => true,
+        [.., a, b, c] if key.len() <= 64 => {
+            let h = hash3(lower(*a), lower(*b), lower(*c), key.len());
+            table.get(h / 64).is_some_and(|w| w & (1u64 << (h % 64)) != 0)
+        }
+        _ => false,
+    }
 }
 
 /// True when the raw key (no escapes) is sensitive; a few instructions for most keys.

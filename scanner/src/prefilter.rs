@@ -6,7 +6,7 @@
 //! Call these bytes *M*. A run of fewer than 12 M bytes cannot hold a card number, and the
 //! byte after it ends any digit run, so it can be skipped without decoding.
 
-use crate::simd::{Classify, Isa, Masks, Scalar, padded};
+use crate::simd::{Classify, Isa, Masks, Scalar, tail_masks};
 
 /// Bit mask of the M bytes of a block. `prev_x` holds the digit/high bits of the previous
 /// block (only its top 3 bits matter).
@@ -52,8 +52,7 @@ fn next_flag_generic<C: Classify>(
         let (masks, valid) = match rest.first_chunk::<64>() {
             // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
             Some(b) => (unsafe { C::masks(b) }, 64usize),
-            // SAFETY: as above.
-            None => (unsafe { C::masks(&padded(rest)) }, rest.len()),
+            None => (tail_masks::<C>(hay, rest), rest.len()),
         };
         let (m, x) = m_bits(&masks, prev_x);
         let m = if valid == 64 { m } else { m & ((1u64 << valid) - 1) };
@@ -325,13 +324,13 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     // Bytes below `floor` were examined already (a run proven free of card numbers).
     let mut floor = 0usize;
     let p2 = crate::iin::prefix2_lengths();
+    let table = crate::keys::suffix_table();
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
             // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
             Some(b) => (unsafe { C::masks(b) }, 64usize),
-            // SAFETY: as above.
-            None => (unsafe { C::masks(&padded(rest)) }, rest.len()),
+            None => (tail_masks::<C>(hay, rest), rest.len()),
         };
         let (m, x) = m_bits(&masks, prev_x);
         if masks.backslash != 0 {
@@ -355,7 +354,8 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
             let below = masks.quote & ((1u64 << bit) - 1);
             let sensitive = if below != 0 {
                 let open = pos + 63 - below.leading_zeros() as usize;
-                crate::keys::key_may_be_sensitive(hay.get(open + 1..q).unwrap_or(&[]))
+                let key = hay.get(open + 1..q).unwrap_or(&[]);
+                crate::keys::key_filter(table, key) && crate::keys::key_may_be_sensitive(key)
             } else {
                 crate::keys::key_at_may_be_sensitive(hay, q)
             };

@@ -30,6 +30,41 @@ pub(crate) struct Masks {
     pub(crate) plus: u64,
 }
 
+impl Masks {
+    /// Drops the first `k` bytes (k < 64): for a tail block read as the last 64 bytes of
+    /// the input, whose first bytes were already examined.
+    #[inline(always)]
+    pub(crate) fn drop_first(self, k: u32) -> Masks {
+        Masks {
+            digit: self.digit >> k,
+            high: self.high >> k,
+            sep: self.sep >> k,
+            backslash: self.backslash >> k,
+            quote: self.quote >> k,
+            colon: self.colon >> k,
+            ws: self.ws >> k,
+            exp: self.exp >> k,
+            plus: self.plus >> k,
+        }
+    }
+}
+
+/// The masks of `rest` (at most 64 bytes, the end of `hay`), reading the last 64 bytes of
+/// `hay` when it is long enough instead of copying into a padded block.
+#[inline(always)]
+pub(crate) fn tail_masks<C: Classify>(hay: &[u8], rest: &[u8]) -> Masks {
+    let valid = rest.len().min(64);
+    match hay.len().checked_sub(64).and_then(|s| hay.get(s..)).and_then(|b| b.first_chunk::<64>()) {
+        Some(block) if valid > 0 => {
+            // SAFETY: callers only instantiate C for ISAs the CPU supports.
+            let m = unsafe { C::masks(block) };
+            m.drop_first(u32::try_from(64 - valid).unwrap_or(0))
+        }
+        // SAFETY: as above.
+        _ => unsafe { C::masks(&padded(rest)) },
+    }
+}
+
 /// One way to classify a 64-byte block.
 pub(crate) trait Classify {
     /// # Safety
