@@ -13,6 +13,31 @@ pub(crate) const ACKNOWLEDGEMENT: &str = "card data reaches the backend";
 /// The parser recurses once per level; deeper documents are refused, not parsed.
 const MAX_JSON_DEPTH: usize = 512;
 
+const MODES: &[(&str, InspectionMode)] = &[
+    ("enforce", InspectionMode::Enforce),
+    ("shadow", InspectionMode::Shadow),
+    ("off", InspectionMode::Off),
+];
+const ON_DETECTED: &[(&str, OnDetected)] = &[
+    ("tokenize", OnDetected::Tokenize),
+    ("mask", OnDetected::Mask),
+    ("reject", OnDetected::Reject),
+];
+const BODY_TYPES: &[(&str, BodyType)] = &[
+    ("json", BodyType::Json),
+    ("form", BodyType::Form),
+    ("multipart", BodyType::Multipart),
+    ("text", BodyType::Text),
+];
+const ENCODINGS: &[(&str, Encoding)] = &[
+    ("gzip", Encoding::Gzip),
+    ("deflate", Encoding::Deflate),
+    ("br", Encoding::Br),
+    ("zstd", Encoding::Zstd),
+];
+const FILE_PARTS: &[(&str, FileParts)] =
+    &[("scan", FileParts::Scan), ("reject", FileParts::Reject)];
+
 /// A route's policy, and where it asks for a tokenizer (a card rule or
 /// `on_detected = "tokenize"`), unless inspection is off.
 pub(crate) struct Policy {
@@ -30,44 +55,20 @@ pub(crate) fn inspection(cx: &mut Cx<'_>, node: Option<&Node<'_, '_>>) -> Option
     let mut t = node.table(cx)?;
     let d = Inspection::default();
     let mode = or_default(cx, &mut t, "mode", d.mode, |cx, node| {
-        let choices = [
-            ("enforce", InspectionMode::Enforce),
-            ("shadow", InspectionMode::Shadow),
-            ("off", InspectionMode::Off),
-        ];
-        one_of(cx, node, &choices)
+        one_of(cx, node, MODES)
     });
     let acknowledged = acknowledge(cx, &mut t, mode);
     let on_detected_node = t.get("on_detected");
     let on_detected = match &on_detected_node {
-        Some(node) => {
-            let choices = [
-                ("tokenize", OnDetected::Tokenize),
-                ("mask", OnDetected::Mask),
-                ("reject", OnDetected::Reject),
-            ];
-            one_of(cx, node, &choices)
-        }
+        Some(node) => one_of(cx, node, ON_DETECTED),
         None => Some(d.on_detected),
     };
     let content_types = or_default(cx, &mut t, "content_types", d.content_types, |cx, node| {
-        let choices = [
-            ("json", BodyType::Json),
-            ("form", BodyType::Form),
-            ("multipart", BodyType::Multipart),
-            ("text", BodyType::Text),
-        ];
         let empty = "must list at least one of \"json\", \"form\", \"multipart\", \"text\"";
-        words(cx, node, &choices, Some(empty))
+        words(cx, node, BODY_TYPES, Some(empty))
     });
     let encodings = or_default(cx, &mut t, "encodings", d.encodings, |cx, node| {
-        let choices = [
-            ("gzip", Encoding::Gzip),
-            ("deflate", Encoding::Deflate),
-            ("br", Encoding::Br),
-            ("zstd", Encoding::Zstd),
-        ];
-        words(cx, node, &choices, None)
+        words(cx, node, ENCODINGS, None)
     });
     let cards_node = t.get("cards");
     let cards = match &cards_node {
@@ -87,32 +88,9 @@ pub(crate) fn inspection(cx: &mut Cx<'_>, node: Option<&Node<'_, '_>>) -> Option
         &mut t,
         "max_decompression_ratio",
         d.max_decompression_ratio,
-        |cx, node| {
-            let ratio = positive::<u32>(cx, node)?;
-            check(
-                cx,
-                node,
-                (ratio >= 2)
-                    .then_some(ratio)
-                    .ok_or("must be at least 2 (a compressed body is smaller than its content)"),
-            )
-        },
+        ratio,
     );
-    let max_json_depth = or_default(
-        cx,
-        &mut t,
-        "max_json_depth",
-        d.max_json_depth,
-        |cx, node| {
-            let depth = positive::<usize>(cx, node)?;
-            let rule = "must be at most 512 (deeper documents are refused, never parsed)";
-            check(
-                cx,
-                node,
-                (depth <= MAX_JSON_DEPTH).then_some(depth).ok_or(rule),
-            )
-        },
-    );
+    let max_json_depth = or_default(cx, &mut t, "max_json_depth", d.max_json_depth, json_depth);
     let max_multipart_parts = or_default(
         cx,
         &mut t,
@@ -121,11 +99,7 @@ pub(crate) fn inspection(cx: &mut Cx<'_>, node: Option<&Node<'_, '_>>) -> Option
         positive,
     );
     let file_parts = or_default(cx, &mut t, "file_parts", d.file_parts, |cx, node| {
-        one_of(
-            cx,
-            node,
-            &[("scan", FileParts::Scan), ("reject", FileParts::Reject)],
-        )
+        one_of(cx, node, FILE_PARTS)
     });
     t.finish(cx);
     let inspection = Inspection {
@@ -181,6 +155,24 @@ fn acknowledge(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, mode: Option<InspectionMo
             None
         }
     }
+}
+
+/// Decoded size / encoded size: at least 2 (a compressed body is smaller than its content).
+fn ratio(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<u32> {
+    let ratio = positive::<u32>(cx, node)?;
+    let rule = "must be at least 2 (a compressed body is smaller than its content)";
+    check(cx, node, (ratio >= 2).then_some(ratio).ok_or(rule))
+}
+
+/// JSON nesting: 1 to [`MAX_JSON_DEPTH`].
+fn json_depth(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<usize> {
+    let depth = positive::<usize>(cx, node)?;
+    let rule = "must be at most 512 (deeper documents are refused, never parsed)";
+    check(
+        cx,
+        node,
+        (depth <= MAX_JSON_DEPTH).then_some(depth).ok_or(rule),
+    )
 }
 
 /// A list of known words, each at most once; `empty` is the message when an empty list

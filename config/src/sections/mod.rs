@@ -4,6 +4,7 @@
 //! build; cross-section rules (names resolve, addresses do not collide) run on those parts.
 //! The config is assembled only when nothing was reported.
 
+mod card_names;
 mod cards;
 mod inspection;
 mod listeners;
