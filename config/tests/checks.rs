@@ -115,3 +115,22 @@ fn an_unreadable_config_file_is_one_whole_file_problem() {
     );
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn tokenizer_key_files_are_checked_like_any_other_reference() {
+    let dir = scratch("vault-keys");
+    fs::write(dir.join("vault-keys"), "not parsed, only opened").unwrap();
+    let text = format!(
+        "{}\n[tokenizer]\nkind = \"local\"\nkeys = \"file://vault-keys\"\n\
+         fingerprint_key = \"file://missing-fingerprint-key\"\n",
+        with_refs("file://tls/api.crt", "file://tls/api.crt")
+    );
+    let problems = parse_with(&text, &dir, &Checks::ALL).unwrap_err().0;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key_path, "tokenizer.fingerprint_key");
+    assert_eq!(
+        problems[0].message,
+        "referenced file cannot be opened: not found"
+    );
+    fs::remove_dir_all(dir).unwrap();
+}

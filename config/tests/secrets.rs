@@ -47,6 +47,10 @@ fn a_secret_in_any_value_never_appears_in_problems() {
         format!("\"https://user:{SECRET}@127.0.0.1/x?token={SECRET}#{SECRET}\""),
         format!("\"file://{SECRET}\""),
         format!("\"{SECRET}://x\""),
+        format!("\"$.{SECRET}[\""),
+        format!("\"$['{SECRET}\""),
+        format!("\"{SECRET}[x\""),
+        format!("\"http://{SECRET}.example/\""),
     ];
     let mut rejected = 0;
     for shape in &shapes {

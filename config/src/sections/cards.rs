@@ -154,3 +154,25 @@ fn form_prefix(text: &str) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::form_prefix;
+
+    #[test]
+    fn form_prefixes_are_a_name_and_bracketed_segments() {
+        for good in [
+            "card",
+            "payment_method_data[card]",
+            "a[b][c]",
+            "card details",
+        ] {
+            assert!(form_prefix(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "[card]", "card[]", "card[", "card]", "card[a]b", "a&b", "a=b", "a[b=c]", "a\nb",
+        ] {
+            assert!(form_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -249,3 +249,18 @@ pub(crate) fn require_tokenizer(cx: &mut Cx<'_>, tokenizes: &[At], have_tokenize
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::key_path;
+
+    #[test]
+    fn key_paths_are_the_scanner_s_not_jsonpaths() {
+        for good in ["order.reference", "items[0].sku", "order[ref]", "a b"] {
+            assert!(key_path(good).is_ok(), "{good}");
+        }
+        for bad in ["", "$.order", "$", "a\tb"] {
+            assert!(key_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}
