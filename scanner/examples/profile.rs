@@ -6,8 +6,9 @@ use outscope_scanner::{Mode, Scanner};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let stream = args.get(1).map(String::as_str) == Some("jsonstream");
     let mode = match args.get(1).map(String::as_str) {
-        Some("json") => Mode::Json,
+        Some("json" | "jsonstream") => Mode::Json,
         Some("form") => Mode::Form,
         _ => Mode::Raw,
     };
@@ -42,7 +43,15 @@ fn main() {
     let t = std::time::Instant::now();
     let mut n = 0;
     for _ in 0..5 {
-        if mode == Mode::Json {
+        if stream {
+            let mut st = s.stream();
+            let mut out = Vec::new();
+            for c in data.chunks(64 << 10) {
+                st.feed(c, &mut out);
+            }
+            st.finish(&mut out);
+            n += out.len();
+        } else if mode == Mode::Json {
             n += docs
                 .iter()
                 .map(|&(a, b)| s.scan(&data[a..b]).len())

@@ -615,11 +615,7 @@ impl Json {
             } else {
                 crate::keys::classify_key_fast(self.key.as_bytes())
             };
-            let key = if self.key_digits >= 6 {
-                "<redacted>".to_owned()
-            } else {
-                std::mem::take(&mut self.key)
-            };
+            let redacted = self.key_digits >= 6;
             if self.overflow == 0
                 && let Some(Frame::Obj {
                     key: k,
@@ -628,7 +624,8 @@ impl Json {
                     ..
                 }) = self.frames.last_mut()
             {
-                *k = key;
+                k.clear();
+                k.push_str(if redacted { "<redacted>" } else { &self.key });
                 *key_span = (self.str_start, end);
                 *f = field;
             }
@@ -691,7 +688,10 @@ impl Json {
             _ => 0..0,
         };
         let mut handled = false;
+        let digits = tok.iter().filter(|b| b.is_ascii_digit()).count();
+        let has_exp = tok.iter().any(|b| matches!(b, b'e' | b'E'));
         if len <= MAX_NUMBER
+            && (has_exp || digits >= 12)
             && let Some((vals, n, fancy)) = normalize_number(tok)
             && fancy
             && let Some(v) = vals.get(..n)
@@ -702,7 +702,6 @@ impl Json {
             handled = out.len() > before_n;
         }
         if !handled && len <= MAX_NUMBER {
-            let digits = tok.iter().filter(|b| b.is_ascii_digit()).count();
             if digits >= 12 || !self.chars.quiescent() {
                 self.num_replay(out);
             } else {
@@ -806,9 +805,12 @@ impl Json {
         if key.len() > crate::keys::MAX_KEY || !key.is_ascii() {
             return None;
         }
-        let window = body.get(..=k)?;
-        if crate::prefilter::next_flag(self.isa, window, 0, 0, Some(b'\\')).is_some() {
-            return None;
+        let digits = key.iter().filter(|b| b.is_ascii_digit()).count();
+        if digits >= 12 {
+            let window = body.get(..=k)?;
+            if crate::prefilter::next_flag(self.isa, window, 0, 0, Some(b'\\')).is_some() {
+                return None;
+            }
         }
         let at = self.offset + i;
         self.str_open(true, at);
@@ -832,6 +834,20 @@ impl Json {
             Some(k) => (i + k, rest.get(k).copied()),
             None => (chunk.len(), None),
         };
+        if stop == Some(b'"') && limit - i < 64 {
+            // Short string: fewer than 12 ASCII digits and no other script cannot hold a
+            // card number; the closing quote ends any run.
+            let content = chunk.get(i..limit).unwrap_or(&[]);
+            let digits = content.iter().filter(|b| b.is_ascii_digit()).count();
+            if digits < 12 && content.is_ascii() {
+                for k in limit.saturating_sub(2).max(i)..limit {
+                    if let Some(&b) = chunk.get(k) {
+                        self.chars.shift_history(b, self.offset + k);
+                    }
+                }
+                return limit;
+            }
+        }
         let window = chunk.get(..(limit + 1).min(chunk.len())).unwrap_or(&[]);
         let prev = [
             self.before(chunk, i, 3),

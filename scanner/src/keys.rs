@@ -181,7 +181,9 @@ pub(crate) fn key_filter(table: &[u64; 1024], key: &[u8]) -> bool {
         [.., b']'] => true,
         [.., a, b, c] if key.len() <= 64 => {
             let h = hash3(lower(*a), lower(*b), lower(*c), key.len());
-            table.get(h / 64).is_some_and(|w| w & (1u64 << (h % 64)) != 0)
+            table
+                .get(h / 64)
+                .is_some_and(|w| w & (1u64 << (h % 64)) != 0)
         }
         _ => false,
     }

@@ -55,11 +55,23 @@ fn next_flag_generic<C: Classify>(
             None => (tail_masks::<C>(hay, rest), rest.len()),
         };
         let (m, x) = m_bits(&masks, prev_x);
-        let m = if valid == 64 { m } else { m & ((1u64 << valid) - 1) };
+        let m = if valid == 64 {
+            m
+        } else {
+            m & ((1u64 << valid) - 1)
+        };
         // A full block whose last run touches its end: leave that run to the next block,
         // which then starts at the run's first byte (unless the run fills the block).
-        let top = if valid == 64 && m >> 63 == 1 { 64 - m.leading_ones() } else { 64 };
-        let m_here = if top > 0 && top < 64 { m & ((1u64 << top) - 1) } else { m };
+        let top = if valid == 64 && m >> 63 == 1 {
+            64 - m.leading_ones()
+        } else {
+            64
+        };
+        let m_here = if top > 0 && top < 64 {
+            m & ((1u64 << top) - 1)
+        } else {
+            m
+        };
         let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
             Some(pos)
         } else {
@@ -84,8 +96,12 @@ fn next_flag_generic<C: Classify>(
                 Some(end) if escape.is_none_or(|e| hay.get(end) != Some(&e)) => {
                     pos = end;
                     floor = end;
-                    let before =
-                        |k: usize| end.checked_sub(k).and_then(|j| hay.get(j)).copied().unwrap_or(0);
+                    let before = |k: usize| {
+                        end.checked_sub(k)
+                            .and_then(|j| hay.get(j))
+                            .copied()
+                            .unwrap_or(0)
+                    };
                     prev_x = prev_x_bits([before(3), before(2), before(1)]);
                     run = 0;
                     start_ok = true;
@@ -104,7 +120,11 @@ fn next_flag_generic<C: Classify>(
             run = 0;
             start_ok = true;
         } else {
-            run = if m == u64::MAX { run.saturating_add(64) } else { m.leading_ones() };
+            run = if m == u64::MAX {
+                run.saturating_add(64)
+            } else {
+                m.leading_ones()
+            };
             start_ok = m >> 63 == 0;
             prev_x = x;
             pos += 64;
@@ -198,7 +218,8 @@ fn first_unclear_run(
                 let (Some(&a), Some(&b)) = (hay.get(at), hay.get(at + 1)) else {
                     return Some(st);
                 };
-                let prefix = usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
+                let prefix =
+                    usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
                 if p2.get(prefix).is_some_and(|l| l & (1 << digits) != 0) {
                     let mut vals = [0u8; 19];
                     let src = hay.get(at..at + digits as usize).unwrap_or(&[]);
@@ -383,7 +404,8 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
             Some(pos)
         } else if valid == 64 {
-            first_unclear_run(hay, pos, &masks, m, p2, Some(b'\\'), pos == floor).map(|st| pos + st as usize)
+            first_unclear_run(hay, pos, &masks, m, p2, Some(b'\\'), pos == floor)
+                .map(|st| pos + st as usize)
         } else {
             let r = runs12(m);
             (r != 0).then(|| pos + r.trailing_zeros() as usize)

@@ -54,7 +54,12 @@ impl Masks {
 #[inline(always)]
 pub(crate) fn tail_masks<C: Classify>(hay: &[u8], rest: &[u8]) -> Masks {
     let valid = rest.len().min(64);
-    match hay.len().checked_sub(64).and_then(|s| hay.get(s..)).and_then(|b| b.first_chunk::<64>()) {
+    match hay
+        .len()
+        .checked_sub(64)
+        .and_then(|s| hay.get(s..))
+        .and_then(|b| b.first_chunk::<64>())
+    {
         Some(block) if valid > 0 => {
             // SAFETY: callers only instantiate C for ISAs the CPU supports.
             let m = unsafe { C::masks(block) };
