@@ -151,7 +151,7 @@ pub(crate) fn suffix_table() -> &'static [u64; 1024] {
         let mut t = [0u64; 1024];
         for form in forms().keys() {
             if let [.., a, b, c] = form.as_slice() {
-                let h = hash3(*a, *b, *c, form.len());
+                let h = hash3(a | 0x20, b | 0x20, c | 0x20, form.len());
                 if let Some(w) = t.get_mut(h / 64) {
                     *w |= 1u64 << (h % 64);
                 }
@@ -168,19 +168,15 @@ fn hash3(a: u8, b: u8, c: u8, len: usize) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> 16) as usize
 }
 
-/// ASCII lowercase without a branch.
-#[inline(always)]
-fn lower(b: u8) -> u8 {
-    b | (u8::from(b.wrapping_sub(b'A') < 26) << 5)
-}
-
 /// The filter alone: false guarantees [`classify_key`] says `None` for this raw key.
+/// Bytes are folded with `| 0x20`, which maps a key and its lowercase form to the same
+/// value (the table is built the same way).
 #[inline(always)]
 pub(crate) fn key_filter(table: &[u64; 1024], key: &[u8]) -> bool {
     match key {
         [.., b']'] => true,
         [.., a, b, c] if key.len() <= 64 => {
-            let h = hash3(lower(*a), lower(*b), lower(*c), key.len());
+            let h = hash3(a | 0x20, b | 0x20, c | 0x20, key.len());
             table
                 .get(h / 64)
                 .is_some_and(|w| w & (1u64 << (h % 64)) != 0)
@@ -201,12 +197,7 @@ pub(crate) fn classify_key_fast(key: &[u8]) -> Option<Field> {
     match key {
         [.., b']'] => classify_key(key),
         [.., a, b, c] if key.len() <= 64 => {
-            let h = hash3(
-                a.to_ascii_lowercase(),
-                b.to_ascii_lowercase(),
-                c.to_ascii_lowercase(),
-                key.len(),
-            );
+            let h = hash3(a | 0x20, b | 0x20, c | 0x20, key.len());
             let hit = suffix_table()
                 .get(h / 64)
                 .is_some_and(|w| w & (1u64 << (h % 64)) != 0);
