@@ -522,6 +522,9 @@ def smoke(listener_port: str, admin_port: str) -> None:
     card = json.loads(seen).get("card", {}) if seen else {}
     expect(str(card.get("token", "")).startswith("tok_") and card.get("last4") == "4242" and card.get("brand") == "visa",
            "/v1/checkout: the backend gets token, last4 and brand")
+    status, body = post("/anything", {"hello": "world"})
+    passed = json.loads(json.loads(body)["body"]) if status == 200 else None
+    expect(passed == {"hello": "world"}, f"/anything: a request without card data passes unchanged ({status})")
     status, body = post("/elsewhere", {"note": pan})
     expect(status == 422 and pan not in body and "card_data_rejected" in body, f"/elsewhere: a card number is refused with 422 ({status})")
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
