@@ -316,12 +316,3 @@ fn json_doc_with(rich: bool) -> impl Strategy<Value = (String, Vec<String>)> {
         ]
     })
 }
-
-#[test]
-fn every_isa_is_tested() {
-    // The scalar path always runs; on x86_64, SSE2 too.
-    let isas = available_isas();
-    assert!(isas.contains(&outscope_scanner::Isa::Scalar));
-    #[cfg(target_arch = "x86_64")]
-    assert!(isas.contains(&outscope_scanner::Isa::Sse2));
-}
