@@ -6,6 +6,7 @@
     deploy_checks.py systemd     UNIT TOML
     deploy_checks.py compose     COMPOSE.yaml
     deploy_checks.py context     REPO_ROOT OUT_DIR
+    deploy_checks.py binary      OUTSCOPE_BIN              (links only what distroless/cc-debian12 has)
     deploy_checks.py echo        PORT                      (an upstream answering with what it got)
     deploy_checks.py smoke       LISTENER_PORT ADMIN_PORT  (requests through the compose config)
     deploy_checks.py metrics     METRICS.txt DASHBOARD.json ALERTS.yaml OUT_RULES.yaml DOC.rs...
@@ -144,6 +145,25 @@ def check_context(root_dir: str, out_dir: str) -> None:
         meta = json.loads(r.stdout)
         names = {p["name"] for p in meta["packages"] if p["id"] in meta["workspace_members"]}
         expect("outscope" in names, "package outscope is a workspace member there")
+
+
+# Shared libraries in gcr.io/distroless/cc-debian12 (glibc 2.36, libgcc) that outscope may link.
+DISTROLESS_CC_LIBS = {"libc.so.6", "libm.so.6", "libgcc_s.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
+                      "libpthread.so.0", "libdl.so.2", "librt.so.1", "libstdc++.so.6"}
+DISTROLESS_GLIBC = (2, 36)
+
+
+def check_binary(path: str) -> None:
+    """The binary built on this Debian 12 host stands in for the one the bookworm builder
+    stage makes: it must need no library the distroless runtime lacks, nor a newer glibc."""
+    dyn = subprocess.run(["readelf", "-d", "-W", path], capture_output=True, text=True, check=True).stdout
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn))
+    expect(needed <= DISTROLESS_CC_LIBS, f"shared libraries {sorted(needed)} are all in distroless/cc"
+           + ("" if needed <= DISTROLESS_CC_LIBS else f" (missing: {sorted(needed - DISTROLESS_CC_LIBS)})"))
+    syms = subprocess.run(["readelf", "--dyn-syms", "-W", path], capture_output=True, text=True, check=True).stdout
+    versions = {tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", syms)}
+    newest = max(versions, default=(0,))
+    expect(newest <= DISTROLESS_GLIBC, f"newest glibc symbol version {'.'.join(map(str, newest))} <= 2.36 (Debian 12)")
 
 
 # --- Helm: one rendered manifest -----------------------------------------------------------
@@ -542,6 +562,7 @@ def main(argv: list[str]) -> int:
         "systemd": lambda: check_systemd(*args),
         "compose": lambda: check_compose(*args),
         "context": lambda: check_context(*args),
+        "binary": lambda: check_binary(*args),
         "echo": lambda: serve_echo(*args),
         "smoke": lambda: smoke(*args),
         "metrics": lambda: check_metrics(*args),
