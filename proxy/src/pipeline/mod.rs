@@ -161,11 +161,18 @@ async fn drive(
     )?;
     if route.inspection.mode == InspectionMode::Enforce {
         let allow = &route.inspection.allow_key_paths;
+        // The structured reader already read these exact bytes when nothing was rewritten (it
+        // reads again only to place raw findings against the allow-list); raw always runs.
+        let reread = if protected.body_rewritten || !allow.is_empty() {
+            protected.media.as_ref()
+        } else {
+            None
+        };
         protect::egress::check(
             upstream_req.uri(),
             upstream_req.headers(),
             &forwarded_body,
-            protected.media.as_ref(),
+            reread,
             allow,
         )?;
     }

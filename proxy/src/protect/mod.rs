@@ -44,6 +44,8 @@ pub struct Protected {
     pub audit: Vec<Audited>,
     /// Shadow mode: how many findings were let through.
     pub shadowed: usize,
+    /// Whether the body bytes differ from what the planning scan read (edits were made).
+    pub body_rewritten: bool,
 }
 
 /// Runs phases 6 to 8 on a request. Head edits are made in `parts`; the new body is
@@ -61,6 +63,7 @@ pub async fn protect(
             media: None,
             audit: Vec::new(),
             shadowed: 0,
+            body_rewritten: false,
         });
     }
     let encoding = if body.is_empty() {
@@ -123,10 +126,12 @@ pub async fn protect(
             media: None,
             audit: Vec::new(),
             shadowed,
+            body_rewritten: false,
         });
     }
 
     let on_detected = policy.on_detected;
+    let body_rewritten = !body_plan.is_empty();
     let mut audit = Vec::new();
     let new_body: Bytes = if body_plan.is_empty() {
         match decoded {
@@ -181,6 +186,7 @@ pub async fn protect(
         media,
         audit,
         shadowed: 0,
+        body_rewritten,
     })
 }
 
