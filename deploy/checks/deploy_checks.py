@@ -9,6 +9,7 @@
     deploy_checks.py binary      OUTSCOPE_BIN              (links only what distroless/cc-debian12 has)
     deploy_checks.py echo        PORT                      (an upstream answering with what it got)
     deploy_checks.py smoke       LISTENER_PORT ADMIN_PORT  (requests through the compose config)
+    deploy_checks.py trace       STRACE.txt UNIT           (what outscope did, against the image and unit promises)
     deploy_checks.py metrics     METRICS.txt DASHBOARD.json ALERTS.yaml OUT_RULES.yaml DOC.rs...
 
 DOC.rs are the Rust files whose `//! | `metric` | ... | labels |` tables document the labels.
@@ -552,6 +553,61 @@ def smoke(listener_port: str, admin_port: str) -> None:
     expect('outscope_dependency_up{dependency="redis"} 1' in metrics, "metrics: redis up")
 
 
+def syscall_group(name: str, seen: set[str] | None = None) -> set[str]:
+    """A systemd syscall group, nested groups expanded (systemd-analyze syscall-filter)."""
+    seen = set() if seen is None else seen
+    if name in seen:
+        return set()
+    seen.add(name)
+    out = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True, text=True, check=True).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        item = line.strip()
+        if not item or item.startswith("#"):
+            continue
+        calls |= syscall_group(item, seen) if item.startswith("@") else {item}
+    return calls
+
+
+def check_trace(trace: str, unit: str) -> None:
+    """An strace of outscope from start to drain (a tokenized request, a scrape) against what
+    the image and the systemd unit forbid: writing files, syscalls outside the unit's
+    SystemCallFilter, socket families outside RestrictAddressFamilies, and writable
+    executable memory (MemoryDenyWriteExecute)."""
+    lines = Path(trace).read_text().splitlines()
+    calls = [m for m in (re.match(r"(\d+)\s+([a-z0-9_]+)\((.*)", l) for l in lines) if m]
+    expect(any(m.group(2) == "execve" for m in calls) and len(calls) > 100, f"trace holds {len(calls)} syscalls")
+    writes = [m.group(0) for m in calls
+              if (m.group(2) in ("open", "openat", "openat2") and re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", m.group(3))
+                  and '"/dev/null"' not in m.group(3))
+              or m.group(2) in ("creat", "mkdir", "mkdirat", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+                                "truncate", "symlink", "symlinkat", "link", "linkat")]
+    expect(not writes, "no file opened for writing, created or removed (read-only root filesystem)"
+           + ("" if not writes else ": " + "; ".join(writes[:5])))
+
+    d = unit_directives(unit)
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for value in d.get("SystemCallFilter", []):
+        deny = value.startswith("~")
+        for item in value.lstrip("~").split():
+            group = syscall_group(item) if item.startswith("@") else {item}
+            (denied if deny else allowed).update(group)
+    permitted = allowed - denied
+    used = {m.group(2) for m in calls}
+    outside = sorted(used - permitted)
+    expect(not outside, f"{len(used)} distinct syscalls, all within the unit's SystemCallFilter"
+           + ("" if not outside else f"; outside: {outside}"))
+
+    families = set(d.get("RestrictAddressFamilies", [""])[-1].split())
+    used_families = {f for m in calls if m.group(2) in ("socket", "socketpair") for f in re.findall(r"^(AF_[A-Z0-9]+)", m.group(3))}
+    expect(used_families <= families, f"socket families {sorted(used_families)} within RestrictAddressFamilies")
+
+    wx = [m.group(0) for m in calls if m.group(2) in ("mmap", "mprotect", "pkey_mprotect")
+          and "PROT_WRITE" in m.group(3) and "PROT_EXEC" in m.group(3)]
+    expect(not wx, "no writable and executable memory (MemoryDenyWriteExecute)" + ("" if not wx else ": " + wx[0]))
+
+
 def main(argv: list[str]) -> int:
     cmd, args = argv[1], argv[2:]
     flags = [a for a in args if a.startswith("--")]
@@ -565,6 +621,7 @@ def main(argv: list[str]) -> int:
         "binary": lambda: check_binary(*args),
         "echo": lambda: serve_echo(*args),
         "smoke": lambda: smoke(*args),
+        "trace": lambda: check_trace(*args),
         "metrics": lambda: check_metrics(*args),
     }[cmd]()
     if problems:
