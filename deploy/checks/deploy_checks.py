@@ -9,6 +9,7 @@
     deploy_checks.py binary      OUTSCOPE_BIN              (links only what distroless/cc-debian12 has)
     deploy_checks.py echo        PORT                      (an upstream answering with what it got)
     deploy_checks.py smoke       LISTENER_PORT ADMIN_PORT  (requests through the compose config)
+    deploy_checks.py reloaded    ADMIN_PORT                (waits for a successful SIGHUP reload)
     deploy_checks.py trace       STRACE.txt UNIT           (what outscope did, against the image and unit promises)
     deploy_checks.py metrics     METRICS.txt DASHBOARD.json ALERTS.yaml OUT_RULES.yaml DOC.rs...
 
@@ -553,6 +554,18 @@ def smoke(listener_port: str, admin_port: str) -> None:
     expect('outscope_dependency_up{dependency="redis"} 1' in metrics, "metrics: redis up")
 
 
+def reloaded(admin_port: str) -> None:
+    import time
+    import urllib.request
+    for _ in range(50):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
+        if 'outscope_config_reloads_total{result="success"} 1' in text:
+            ok("SIGHUP reload succeeded (outscope_config_reloads_total)")
+            return
+        time.sleep(0.1)
+    fail("no successful reload counted within 5 s of SIGHUP")
+
+
 def syscall_group(name: str, seen: set[str] | None = None) -> set[str]:
     """A systemd syscall group, nested groups expanded (systemd-analyze syscall-filter)."""
     seen = set() if seen is None else seen
@@ -622,6 +635,7 @@ def main(argv: list[str]) -> int:
         "echo": lambda: serve_echo(*args),
         "smoke": lambda: smoke(*args),
         "trace": lambda: check_trace(*args),
+        "reloaded": lambda: reloaded(*args),
         "metrics": lambda: check_metrics(*args),
     }[cmd]()
     if problems:
