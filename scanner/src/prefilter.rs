@@ -43,10 +43,7 @@ fn next_flag_generic<C: Classify>(
     let mut pos = from;
     let mut floor = from;
     let mut prev_x = prev_x;
-    let mut run = 0u32;
-    // True when the byte before `pos` cannot belong to the run at `pos` (no run is open).
-    let mut start_ok = true;
-    let p2 = crate::iin::prefix2_lengths();
+    let mut runs = Runs::new(escape);
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
@@ -55,42 +52,8 @@ fn next_flag_generic<C: Classify>(
             None => (tail_masks::<C>(hay, rest), rest.len()),
         };
         let (m, x) = m_bits(&masks, prev_x);
-        let m = if valid == 64 {
-            m
-        } else {
-            m & ((1u64 << valid) - 1)
-        };
-        // A full block whose last run touches its end: leave that run to the next block,
-        // which then starts at the run's first byte (unless the run fills the block).
-        let top = if valid == 64 && m >> 63 == 1 {
-            64 - m.leading_ones()
-        } else {
-            64
-        };
-        let m_here = if top > 0 && top < 64 {
-            m & ((1u64 << top) - 1)
-        } else {
-            m
-        };
-        let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
-            Some(pos)
-        } else {
-            let unclear = if valid == 64 && top > 0 {
-                first_unclear_run(hay, pos, &masks, m_here, p2, escape, start_ok)
-            } else {
-                let r = runs12(m_here);
-                (r != 0).then(|| r.trailing_zeros())
-            };
-            if let Some(st) = unclear {
-                Some(pos + st as usize)
-            } else if valid < 64 && valid > 0 && m & (1u64 << (valid - 1)) != 0 {
-                // Tail: an M byte at the very end may continue in the next chunk.
-                Some(pos + valid - 1)
-            } else {
-                None
-            }
-        };
-        if let Some(p) = flagged {
+        let last = pos + valid >= hay.len();
+        if let Some(p) = runs.block(hay, pos, &masks, m, valid, last) {
             let s = run_start(hay, p, floor);
             match run_without_pan(hay, s) {
                 Some(end) if escape.is_none_or(|e| hay.get(end) != Some(&e)) => {
@@ -103,34 +66,17 @@ fn next_flag_generic<C: Classify>(
                             .unwrap_or(0)
                     };
                     prev_x = prev_x_bits([before(3), before(2), before(1)]);
-                    run = 0;
-                    start_ok = true;
+                    runs = Runs::new(escape);
                     continue;
                 }
                 _ => return Some(s),
             }
         }
-        if valid < 64 {
-            return None;
-        }
-        if top > 0 && top < 64 {
-            // Restart at the unfinished run; the byte before it is not an M byte.
-            pos += top as usize;
-            prev_x = x << (64 - top);
-            run = 0;
-            start_ok = true;
-        } else {
-            run = if m == u64::MAX {
-                run.saturating_add(64)
-            } else {
-                m.leading_ones()
-            };
-            start_ok = m >> 63 == 0;
-            prev_x = x;
-            pos += 64;
-        }
+        prev_x = x;
+        pos += 64;
     }
-    None
+    // A run touching the end of the input may go on in the next chunk.
+    runs.pending.map(|(start, ..)| start)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -177,65 +123,159 @@ pub(crate) fn prev_x_bits(before: [u8; 3]) -> u64 {
     x
 }
 
-/// Clears, in registers, the runs of 12+ M bytes of one block that provably hold no card
-/// number: runs inside the block (not touching its ends) made of ASCII digits and
-/// separators with fewer than 12 digits, or a single group whose length or two-digit
-/// prefix no IIN row allows, or that fails Luhn. Returns the block offset of the first run
-/// that needs a closer look, if any. `p2`: [`crate::iin::prefix2_lengths`].
+/// True when an M run (absolute `start..end`, with these digit/separator/non-ASCII facts)
+/// provably holds no card number: ASCII only, not continued by an escape, and fewer than
+/// 12 digits, or one group whose length or two-digit prefix no IIN row allows, or that
+/// fails Luhn. Runs with separators are left to [`run_without_pan`].
 #[inline(always)]
-fn first_unclear_run(
+fn run_is_clean(
     hay: &[u8],
-    pos: usize,
-    masks: &Masks,
-    m: u64,
+    (start, end): (usize, usize),
+    digits: u32,
+    seps: bool,
+    high: bool,
     p2: &[u32; 100],
     escape: Option<u8>,
-    start_ok: bool,
-) -> Option<u32> {
-    let mut r = runs12(m);
-    while r != 0 {
-        let st = r.trailing_zeros();
-        let len = (m >> st).trailing_ones();
-        if (st == 0 && !start_ok) || st + len >= 64 {
-            return Some(st);
+) -> bool {
+    if high || escape.is_some_and(|e| hay.get(end) == Some(&e)) {
+        return false;
+    }
+    if digits < 12 {
+        return true;
+    }
+    if seps {
+        return false;
+    }
+    if digits > 19 {
+        return true;
+    }
+    let (Some(&a), Some(&b)) = (hay.get(start), hay.get(start + 1)) else {
+        return false;
+    };
+    let prefix = usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
+    if p2.get(prefix).is_none_or(|l| l & (1 << digits) == 0) {
+        return true;
+    }
+    let mut vals = [0u8; 19];
+    let src = hay.get(start..start + digits as usize).unwrap_or(&[]);
+    for (v, c) in vals.iter_mut().zip(src) {
+        *v = c.wrapping_sub(b'0');
+    }
+    crate::iin::validate(vals.get(..digits as usize).unwrap_or(&[])).is_none()
+}
+
+/// Follows M runs across 64-byte blocks and clears, in registers, those that provably
+/// hold no card number, so the block loop can always advance by 64 bytes.
+struct Runs {
+    /// A run that touched the end of the previous block: absolute start, digits,
+    /// separators seen, non-ASCII seen, length so far.
+    pending: Option<(usize, u32, bool, bool, usize)>,
+    p2: &'static [u32; 100],
+    escape: Option<u8>,
+}
+
+impl Runs {
+    #[inline(always)]
+    fn new(escape: Option<u8>) -> Runs {
+        Runs {
+            pending: None,
+            p2: crate::iin::prefix2_lengths(),
+            escape,
         }
-        let run = ((1u64 << len) - 1) << st;
-        if masks.high & run != 0 {
-            return Some(st);
-        }
-        if let Some(e) = escape
-            && hay.get(pos + (st + len) as usize) == Some(&e)
-        {
-            return Some(st);
-        }
-        let digits = (masks.digit & run).count_ones();
-        if digits >= 12 {
-            if masks.sep & run != 0 {
-                return Some(st);
-            }
-            if digits <= 19 {
-                let at = pos + st as usize;
-                let (Some(&a), Some(&b)) = (hay.get(at), hay.get(at + 1)) else {
-                    return Some(st);
-                };
-                let prefix =
-                    usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
-                if p2.get(prefix).is_some_and(|l| l & (1 << digits) != 0) {
-                    let mut vals = [0u8; 19];
-                    let src = hay.get(at..at + digits as usize).unwrap_or(&[]);
-                    for (v, c) in vals.iter_mut().zip(src) {
-                        *v = c.wrapping_sub(b'0');
-                    }
-                    if crate::iin::validate(vals.get(..digits as usize).unwrap_or(&[])).is_some() {
-                        return Some(st);
-                    }
+    }
+
+    /// Examines one block at `pos` (`valid` bytes of it are input; `last`: the input ends
+    /// with this block). Returns the absolute start of the first run that needs a closer
+    /// look (exact decoding or [`run_without_pan`]).
+    #[inline(always)]
+    fn block(
+        &mut self,
+        hay: &[u8],
+        pos: usize,
+        masks: &Masks,
+        m: u64,
+        valid: usize,
+        last: bool,
+    ) -> Option<usize> {
+        let full = if valid >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << valid) - 1
+        };
+        let mut m = m & full;
+        if let Some((start, digits, seps, high, len)) = self.pending.take() {
+            let lead = m.trailing_ones() as usize;
+            let low = if lead >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << lead) - 1
+            };
+            let digits = digits + (masks.digit & low).count_ones();
+            let seps = seps || masks.sep & low != 0;
+            let high = high || masks.high & low != 0;
+            if lead == valid {
+                // The run goes on through this block.
+                if last && valid < 64 || len + lead > 4096 {
+                    return Some(start);
+                }
+                if lead == 64 {
+                    self.pending = Some((start, digits, seps, high, len + 64));
+                    return None;
+                }
+                if last {
+                    return Some(start);
                 }
             }
+            let end = pos + lead;
+            if !run_is_clean(hay, (start, end), digits, seps, high, self.p2, self.escape) {
+                return Some(start);
+            }
+            m &= !low;
         }
-        // Clear this run and look for the next one.
-        r &= !(run | (run >> 11));
+        // The last run of the block, if it touches the block's end, waits for the next.
+        if m >> 63 == 1 && valid == 64 {
+            let top = 64 - m.leading_ones() as usize;
+            let hi = !((1u64 << top) - 1);
+            self.pending = Some((
+                pos + top,
+                (masks.digit & hi).count_ones(),
+                masks.sep & hi != 0,
+                masks.high & hi != 0,
+                64 - top,
+            ));
+            m &= !hi;
+        }
+        // The input ends inside a run: it may go on in the next chunk (decided after the
+        // runs before it).
+        let mut tail_run = None;
+        if valid < 64 && valid > 0 && m & (1u64 << (valid - 1)) != 0 {
+            let top = 64 - (m << (64 - valid)).leading_ones() as usize - (64 - valid);
+            tail_run = Some(pos + top);
+            m &= (1u64 << top) - 1;
+        }
+        // Runs inside the block.
+        let mut r = runs12(m);
+        while r != 0 {
+            let st = r.trailing_zeros() as usize;
+            let len = (m >> st).trailing_ones() as usize;
+            let run = ((1u64 << len) - 1) << st;
+            let digits = (masks.digit & run).count_ones();
+            let facts = (masks.sep & run != 0, masks.high & run != 0);
+            if !run_is_clean(
+                hay,
+                (pos + st, pos + st + len),
+                digits,
+                facts.0,
+                facts.1,
+                self.p2,
+                self.escape,
+            ) {
+                return Some(pos + st);
+            }
+            r &= !run;
+        }
+        tail_run
     }
-    None
 }
 
 /// The run of ASCII digits and separators starting at `s`, when it certainly holds no card
@@ -341,10 +381,9 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     let mut prev_quote_top = 0u64;
     let mut prev_ws_top = 0u64;
     let mut prev_digit_top = 0u64;
-    let mut run = 0u32;
     // Bytes below `floor` were examined already (a run proven free of card numbers).
     let mut floor = 0usize;
-    let p2 = crate::iin::prefix2_lengths();
+    let mut runs = Runs::new(Some(b'\\'));
     let table = crate::keys::suffix_table();
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
@@ -401,15 +440,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
             spaced &= spaced - 1;
         }
         // Runs of 12 digit-like bytes: fine when provably free of card numbers.
-        let flagged = if run > 0 && run + m.trailing_ones() >= 12 {
-            Some(pos)
-        } else if valid == 64 {
-            first_unclear_run(hay, pos, &masks, m, p2, Some(b'\\'), pos == floor)
-                .map(|st| pos + st as usize)
-        } else {
-            let r = runs12(m);
-            (r != 0).then(|| pos + r.trailing_zeros() as usize)
-        };
+        let flagged = runs.block(hay, pos, &masks, m, valid, pos + valid >= hay.len());
         if let Some(p) = flagged {
             let s = run_start(hay, p.min(hay.len().saturating_sub(1)), floor);
             match run_without_pan(hay, s) {
@@ -427,7 +458,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
                     prev_quote_top = u64::from(before(1) == b'"');
                     prev_ws_top = u64::from(matches!(before(1), b' ' | b'\t' | b'\r' | b'\n'));
                     prev_digit_top = u64::from(before(1).is_ascii_digit());
-                    run = 0;
+                    runs = Runs::new(Some(b'\\'));
                     continue;
                 }
                 None => return true,
@@ -436,18 +467,14 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         if valid < 64 {
             return false;
         }
-        run = if m == u64::MAX {
-            run.saturating_add(64)
-        } else {
-            m.leading_ones()
-        };
         prev_x = x;
         prev_quote_top = masks.quote >> 63;
         prev_ws_top = masks.ws >> 63;
         prev_digit_top = masks.digit >> 63;
         pos += 64;
     }
-    false
+    // A run that reached the end of the document: decide it exactly.
+    runs.pending.is_some()
 }
 
 #[cfg(target_arch = "x86_64")]
