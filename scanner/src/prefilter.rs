@@ -80,7 +80,7 @@ fn next_flag_generic<C: Classify>(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
 fn next_flag_avx2(hay: &[u8], from: usize, prev_x: u64, escape: Option<u8>) -> Option<usize> {
     next_flag_generic::<crate::simd::Avx2>(hay, from, prev_x, escape)
 }
@@ -101,7 +101,8 @@ pub(crate) fn next_flag(
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
-            // SAFETY: `Isa::Avx2` is only ever selected after run-time detection of AVX2
+            // SAFETY: `Isa::Avx2` is only ever selected after run-time detection of AVX2, BMI1,
+            // BMI2, LZCNT and POPCNT
             // (`simd::detected_isa`, `simd::available_isas`).
             unsafe { next_flag_avx2(hay, from, prev_x, escape) }
         }
@@ -478,7 +479,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
 fn json_needs_exact_avx2(hay: &[u8]) -> bool {
     json_needs_exact_generic::<crate::simd::Avx2>(hay)
 }
@@ -493,7 +494,8 @@ pub(crate) fn json_needs_exact(isa: Isa, hay: &[u8]) -> bool {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
-            // SAFETY: `Isa::Avx2` is only selected after run-time detection of AVX2.
+            // SAFETY: `Isa::Avx2` is only selected after run-time detection of AVX2, BMI1,
+            // BMI2, LZCNT and POPCNT (`simd::has_avx2`).
             unsafe { json_needs_exact_avx2(hay) }
         }
         #[cfg(target_arch = "x86_64")]

@@ -118,7 +118,7 @@ mod x86 {
 
     /// SSE2: part of the x86_64 baseline.
     pub(crate) struct Sse2;
-    /// AVX2, detected at run time.
+    /// AVX2 (with BMI1, BMI2, LZCNT, POPCNT), detected at run time.
     pub(crate) struct Avx2;
 
     impl Classify for Sse2 {
@@ -203,10 +203,21 @@ mod x86 {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Sse2};
 
+/// AVX2 plus the bit instructions the AVX2 kernels use (every AVX2 CPU has them, but
+/// they are checked anyway).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+        && std::arch::is_x86_feature_detected!("popcnt")
+}
+
 /// Which implementation runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Isa {
-    /// AVX2 (detected at run time).
+    /// AVX2 with BMI1/BMI2/LZCNT/POPCNT (detected at run time).
     Avx2,
     /// SSE2 (x86_64 baseline).
     Sse2,
@@ -221,7 +232,7 @@ pub fn detected_isa() -> Isa {
     *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if has_avx2() {
                 return Isa::Avx2;
             }
             Isa::Sse2
@@ -239,7 +250,7 @@ pub fn available_isas() -> Vec<Isa> {
     #[cfg(target_arch = "x86_64")]
     {
         v.push(Isa::Sse2);
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if has_avx2() {
             v.push(Isa::Avx2);
         }
     }
