@@ -168,21 +168,62 @@ fn hash3(a: u8, b: u8, c: u8, len: usize) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> 16) as usize
 }
 
-/// The filter alone: false guarantees [`classify_key`] says `None` for this raw key.
-/// Bytes are folded with `| 0x20`, which maps a key and its lowercase form to the same
-/// value (the table is built the same way).
-#[inline(always)]
-pub(crate) fn key_filter(table: &[u64; 1024], key: &[u8]) -> bool {
-    match key {
-        [.., b']'] => true,
-        [.., a, b, c] if key.len() <= 64 => {
-            let h = hash3(a | 0x20, b | 0x20, c | 0x20, key.len());
-            table
-                .get(h / 64)
-                .is_some_and(|w| w & (1u64 << (h % 64)) != 0)
+/// The key-end filter: bits for the last 3 bytes of every spelling of 3 to 5 bytes and
+/// the last 6 bytes of every longer one (bytes folded with `| 0x20`). It needs no key
+/// start or length, only the 8 bytes before the closing quote.
+pub(crate) fn end_table() -> &'static [u64; 1024] {
+    static TABLE: OnceLock<[u64; 1024]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0u64; 1024];
+        for form in forms().keys() {
+            let n = form.len();
+            let take = if n >= 6 { 6 } else { 3 };
+            let Some(tail) = form.get(n.saturating_sub(take)..) else {
+                continue;
+            };
+            if n < 3 {
+                continue;
+            }
+            let v = tail
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b | 0x20));
+            let h = hash_end(v, take == 6);
+            if let Some(w) = t.get_mut(h / 64) {
+                *w |= 1u64 << (h % 64);
+            }
         }
-        _ => false,
+        t
+    })
+}
+
+#[inline(always)]
+fn hash_end(v: u64, six: bool) -> usize {
+    let salt = if six { 0x5151_0000_0000_0000 } else { 0 };
+    ((v ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+}
+
+/// False guarantees that the key whose closing quote is at `q` (no escapes) is not
+/// sensitive; true means "check it" ([`key_at_may_be_sensitive`]).
+#[inline(always)]
+pub(crate) fn key_end_filter(table: &[u64; 1024], hay: &[u8], q: usize) -> bool {
+    let Some(w) = q
+        .checked_sub(8)
+        .and_then(|s| hay.get(s..q))
+        .and_then(|b| b.first_chunk::<8>())
+    else {
+        return true;
+    };
+    if w[7] == b']' {
+        return true;
     }
+    // Big-endian view: the byte before the quote is the least significant.
+    let v = u64::from_be_bytes(*w) | 0x2020_2020_2020_2020;
+    let bit = |h: usize| {
+        table
+            .get(h / 64)
+            .is_some_and(|x| x & (1u64 << (h % 64)) != 0)
+    };
+    bit(hash_end(v & 0xFF_FFFF, false)) || bit(hash_end(v & 0xFFFF_FFFF_FFFF, true))
 }
 
 /// True when the raw key (no escapes) is sensitive; a few instructions for most keys.
@@ -303,11 +344,15 @@ mod tests {
         ] {
             let doc = format!("{{\"{k}\":1}}");
             let q = 2 + k.len();
-            assert_eq!(
-                key_at_may_be_sensitive(doc.as_bytes(), q),
-                classify_key(k.as_bytes()).is_some(),
-                "{k}"
-            );
+            let sensitive = classify_key(k.as_bytes()).is_some();
+            assert_eq!(key_at_may_be_sensitive(doc.as_bytes(), q), sensitive, "{k}");
+            let padded = format!("{{\"pad\":1,\"{k}\":1}}");
+            if sensitive {
+                assert!(
+                    key_end_filter(end_table(), padded.as_bytes(), padded.len() - 4),
+                    "{k}"
+                );
+            }
         }
     }
 }

@@ -385,7 +385,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     // Bytes below `floor` were examined already (a run proven free of card numbers).
     let mut floor = 0usize;
     let mut runs = Runs::new(Some(b'\\'));
-    let table = crate::keys::suffix_table();
+    let table = crate::keys::end_table();
     while pos < hay.len() {
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
@@ -410,17 +410,10 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         // Key ends: a quote right before a colon, or a colon after whitespace.
         let mut keys = masks.quote & (masks.colon >> 1);
         while keys != 0 {
-            let bit = keys.trailing_zeros();
-            let q = pos + bit as usize;
-            let below = masks.quote & ((1u64 << bit) - 1);
-            let sensitive = if below != 0 {
-                let open = pos + 63 - below.leading_zeros() as usize;
-                let key = hay.get(open + 1..q).unwrap_or(&[]);
-                crate::keys::key_filter(table, key) && crate::keys::key_may_be_sensitive(key)
-            } else {
-                crate::keys::key_at_may_be_sensitive(hay, q)
-            };
-            if sensitive {
+            let q = pos + keys.trailing_zeros() as usize;
+            if crate::keys::key_end_filter(table, hay, q)
+                && crate::keys::key_at_may_be_sensitive(hay, q)
+            {
                 return true;
             }
             keys &= keys - 1;
