@@ -46,9 +46,16 @@ pub type NodeId = usize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// Members in document order: (key span including quotes, value).
-    Object(Vec<(Range<usize>, NodeId)>),
-    Array(Vec<NodeId>),
+    /// Members in document order (see [`Doc::members`]): `members[at..at + len]`.
+    Object {
+        at: usize,
+        len: usize,
+    },
+    /// Elements in document order (see [`Doc::elements`]): `elements[at..at + len]`.
+    Array {
+        at: usize,
+        len: usize,
+    },
     /// Span includes the quotes.
     String,
     Number,
@@ -63,10 +70,14 @@ pub struct Node {
     pub kind: Kind,
 }
 
-/// A parsed document: nodes over the input's bytes. Node 0 is the root.
+/// A parsed document: nodes over the input's bytes. Node 0 is the root. Members and
+/// elements of all containers live in two flat arrays (a handful of allocations per
+/// document, not one per container).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Doc {
     pub nodes: Vec<Node>,
+    members: Vec<(Range<usize>, NodeId)>,
+    elements: Vec<NodeId>,
 }
 
 impl Doc {
@@ -78,10 +89,11 @@ impl Doc {
         self.nodes.get(id)
     }
 
-    /// The members of an object node (empty for other kinds).
+    /// The members of an object node, `(key span including quotes, value)` in document
+    /// order (empty for other kinds).
     pub fn members(&self, id: NodeId) -> &[(Range<usize>, NodeId)] {
         match self.nodes.get(id).map(|n| &n.kind) {
-            Some(Kind::Object(m)) => m,
+            Some(Kind::Object { at, len }) => self.members.get(*at..at + len).unwrap_or(&[]),
             _ => &[],
         }
     }
@@ -89,9 +101,17 @@ impl Doc {
     /// The elements of an array node (empty for other kinds).
     pub fn elements(&self, id: NodeId) -> &[NodeId] {
         match self.nodes.get(id).map(|n| &n.kind) {
-            Some(Kind::Array(e)) => e,
+            Some(Kind::Array { at, len }) => self.elements.get(*at..at + len).unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// Whether the node is an object.
+    pub fn is_object(&self, id: NodeId) -> bool {
+        matches!(
+            self.nodes.get(id).map(|n| &n.kind),
+            Some(Kind::Object { .. })
+        )
     }
 }
 
@@ -100,7 +120,11 @@ pub fn parse(input: &[u8], limits: JsonLimits) -> Result<Doc, JsonError> {
     let mut p = Parser {
         input,
         pos: 0,
-        nodes: Vec::new(),
+        nodes: Vec::with_capacity(input.len() / 8),
+        members: Vec::new(),
+        elements: Vec::new(),
+        member_stack: Vec::new(),
+        element_stack: Vec::new(),
         limits,
     };
     p.ws();
@@ -109,13 +133,22 @@ pub fn parse(input: &[u8], limits: JsonLimits) -> Result<Doc, JsonError> {
     if p.pos != input.len() {
         return Err(p.err("trailing data after the document"));
     }
-    Ok(Doc { nodes: p.nodes })
+    Ok(Doc {
+        nodes: p.nodes,
+        members: p.members,
+        elements: p.elements,
+    })
 }
 
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
     nodes: Vec<Node>,
+    members: Vec<(Range<usize>, NodeId)>,
+    elements: Vec<NodeId>,
+    /// Members of the objects still open, innermost last.
+    member_stack: Vec<(Range<usize>, NodeId)>,
+    element_stack: Vec<NodeId>,
     limits: JsonLimits,
 }
 
@@ -192,9 +225,9 @@ impl Parser<'_> {
         self.pos += 1;
         let id = self.push(Node {
             span: start..start,
-            kind: Kind::Object(Vec::new()),
+            kind: Kind::Object { at: 0, len: 0 },
         })?;
-        let mut members = Vec::new();
+        let mark = self.member_stack.len();
         self.ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -214,7 +247,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 self.ws();
                 let value = self.value(depth + 1)?;
-                members.push((key, value));
+                self.member_stack.push((key, value));
                 self.ws();
                 match self.peek() {
                     Some(b',') => self.pos += 1,
@@ -226,9 +259,12 @@ impl Parser<'_> {
                 }
             }
         }
+        let at = self.members.len();
+        self.members.extend(self.member_stack.drain(mark..));
+        let len = self.members.len() - at;
         if let Some(node) = self.nodes.get_mut(id) {
             node.span = start..self.pos;
-            node.kind = Kind::Object(members);
+            node.kind = Kind::Object { at, len };
         }
         Ok(id)
     }
@@ -238,16 +274,17 @@ impl Parser<'_> {
         self.pos += 1;
         let id = self.push(Node {
             span: start..start,
-            kind: Kind::Array(Vec::new()),
+            kind: Kind::Array { at: 0, len: 0 },
         })?;
-        let mut elements = Vec::new();
+        let mark = self.element_stack.len();
         self.ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
         } else {
             loop {
                 self.ws();
-                elements.push(self.value(depth + 1)?);
+                let value = self.value(depth + 1)?;
+                self.element_stack.push(value);
                 self.ws();
                 match self.peek() {
                     Some(b',') => self.pos += 1,
@@ -259,9 +296,12 @@ impl Parser<'_> {
                 }
             }
         }
+        let at = self.elements.len();
+        self.elements.extend(self.element_stack.drain(mark..));
+        let len = self.elements.len() - at;
         if let Some(node) = self.nodes.get_mut(id) {
             node.span = start..self.pos;
-            node.kind = Kind::Array(elements);
+            node.kind = Kind::Array { at, len };
         }
         Ok(id)
     }

@@ -89,8 +89,9 @@ impl Path {
             let mut next = Vec::new();
             for id in current {
                 match (step, doc.node(id).map(|n| &n.kind)) {
-                    (Step::Key(name), Some(Kind::Object(members))) => {
-                        let mut found = members
+                    (Step::Key(name), Some(Kind::Object { .. })) => {
+                        let mut found = doc
+                            .members(id)
                             .iter()
                             .filter(|(k, _)| key_is(input, k.clone(), name));
                         if let Some((_, v)) = found.next() {
@@ -100,11 +101,11 @@ impl Path {
                             next.push(*v);
                         }
                     }
-                    (Step::Index(i), Some(Kind::Array(items))) => {
-                        next.extend(items.get(*i).copied())
+                    (Step::Index(i), Some(Kind::Array { .. })) => {
+                        next.extend(doc.elements(id).get(*i).copied())
                     }
-                    (Step::AnyIndex, Some(Kind::Array(items))) => {
-                        next.extend(items.iter().copied())
+                    (Step::AnyIndex, Some(Kind::Array { .. })) => {
+                        next.extend(doc.elements(id).iter().copied())
                     }
                     _ => {}
                 }

@@ -78,7 +78,7 @@ fn card_object(
     let Some(node) = doc.node(id) else {
         return Ok(());
     };
-    if !matches!(node.kind, Kind::Object(_)) {
+    if !doc.is_object(id) {
         return Ok(());
     }
     let members = doc.members(id);
@@ -215,10 +215,11 @@ fn refuse_duplicates_around(
                 .iter()
                 .any(|e| span.start <= e.span.start && e.span.end <= span.end)
     };
-    for node in &doc.nodes {
-        let Kind::Object(members) = &node.kind else {
+    for (id, node) in doc.nodes.iter().enumerate() {
+        if !doc.is_object(id) {
             continue;
-        };
+        }
+        let members = doc.members(id);
         if members.len() < 2 || !sensitive(&node.span) {
             continue;
         }
