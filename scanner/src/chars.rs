@@ -75,6 +75,30 @@ pub(crate) fn is_ascii_sep(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'_')
 }
 
+/// Number of ASCII digits in `s`, eight bytes at a time (SWAR).
+#[inline]
+pub(crate) fn count_ascii_digits(s: &[u8]) -> usize {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut n = 0usize;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        let y = x & LOW7;
+        // Per byte (no carries: y <= 0x7F): high bit set when y >= 0x30, resp. y >= 0x3A.
+        let ge30 = y + 0x5050_5050_5050_5050;
+        let ge3a = y + 0x4646_4646_4646_4646;
+        n += (ge30 & !ge3a & !x & HIGH).count_ones() as usize;
+    }
+    n + words
+        .remainder()
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +112,18 @@ mod tests {
         assert_eq!(classify(0x1D7D2), Class::Digit(4)); // mathematical bold 4
         assert_eq!(classify(0x1D7FF), Class::Digit(9)); // mathematical monospace 9
         assert_eq!(classify(0x0669 + 1), Class::Break); // just past Arabic-Indic 9
+    }
+
+    #[test]
+    fn swar_digit_count_matches_the_obvious_one() {
+        let all: Vec<u8> = (0..=255u8).chain(b"0123456789".iter().copied()).collect();
+        for start in 0..all.len() {
+            let s = &all[start..];
+            assert_eq!(
+                count_ascii_digits(s),
+                s.iter().filter(|b| b.is_ascii_digit()).count()
+            );
+        }
     }
 
     #[test]

@@ -688,7 +688,7 @@ impl Json {
             _ => 0..0,
         };
         let mut handled = false;
-        let digits = tok.iter().filter(|b| b.is_ascii_digit()).count();
+        let digits = crate::chars::count_ascii_digits(tok);
         let has_exp = tok.iter().any(|b| matches!(b, b'e' | b'E'));
         if len <= MAX_NUMBER
             && (has_exp || digits >= 12)
@@ -746,6 +746,39 @@ impl Json {
                 raw.offset = self.offset + i;
                 raw.feed(chunk.get(i..).unwrap_or(&[]), out);
                 break;
+            }
+            let Some(&b) = chunk.get(i) else { break };
+            match self.st {
+                // Fast loops for the common non-string states.
+                St::Num => {
+                    while let Some(&c) = chunk.get(i)
+                        && matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    {
+                        let at = self.offset + i;
+                        self.num_push(c, at, at + 1, out);
+                        i += 1;
+                    }
+                    if let Some(&c) = chunk.get(i) {
+                        let at = self.offset + i;
+                        self.byte(c, at, at + 1, 0, out);
+                        i += 1;
+                    }
+                    continue;
+                }
+                St::Value | St::Key { .. } | St::Colon
+                    if matches!(b, b' ' | b'\t' | b'\r' | b'\n') =>
+                {
+                    i += 1;
+                    continue;
+                }
+                St::After
+                    if matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+                        && (!self.frames.is_empty() || self.overflow > 0) =>
+                {
+                    i += 1;
+                    continue;
+                }
+                _ => {}
             }
             if self.st == St::Str
                 && self.str_probe
@@ -805,7 +838,7 @@ impl Json {
         if key.len() > crate::keys::MAX_KEY || !key.is_ascii() {
             return None;
         }
-        let digits = key.iter().filter(|b| b.is_ascii_digit()).count();
+        let digits = crate::chars::count_ascii_digits(key);
         if digits >= 12 {
             let window = body.get(..=k)?;
             if crate::prefilter::next_flag(self.isa, window, 0, 0, Some(b'\\')).is_some() {
@@ -838,7 +871,7 @@ impl Json {
             // Short string: fewer than 12 ASCII digits and no other script cannot hold a
             // card number; the closing quote ends any run.
             let content = chunk.get(i..limit).unwrap_or(&[]);
-            let digits = content.iter().filter(|b| b.is_ascii_digit()).count();
+            let digits = crate::chars::count_ascii_digits(content);
             if digits < 12 && content.is_ascii() {
                 for k in limit.saturating_sub(2).max(i)..limit {
                     if let Some(&b) = chunk.get(k) {
