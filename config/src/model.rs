@@ -30,6 +30,9 @@ pub struct Config {
     /// Present whenever a route tokenizes (card rules or `on_detected = "tokenize"`, with
     /// inspection not `off`); the parser refuses a config that tokenizes without one.
     pub tokenizer: Option<Tokenizer>,
+    /// Where `vault://` references are read (`[vault]`). Present whenever any reference is
+    /// a `vault://` one; the parser refuses such a reference without it.
+    pub vault: Option<Vault>,
 }
 
 /// Where a secret (key, certificate, password) is read from. Never the secret itself.
@@ -46,6 +49,44 @@ pub enum SecretRef {
         mount: String,
         path: String,
         key: String,
+    },
+}
+
+/// The Vault / OpenBao server `vault://` references are read from (`[vault]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vault {
+    /// `https://host[:port]` (or `http://` to a loopback host). None: the `VAULT_ADDR` (or
+    /// `BAO_ADDR`) environment variable at run time; outscope refuses to start without one.
+    pub address: Option<String>,
+    /// Sent as `X-Vault-Namespace` (Vault Enterprise, OpenBao namespaces).
+    pub namespace: Option<String>,
+    /// PEM bundle of the CAs to trust instead of the web PKI roots (a file; read by the
+    /// Vault client at every connection setup).
+    pub ca: Option<PathBuf>,
+    pub auth: VaultAuth,
+    /// How often every secret is read again (rotations take effect within this).
+    pub refresh_interval: Duration,
+    /// Deadline of one request to Vault.
+    pub timeout: Duration,
+}
+
+/// How outscope logs in to Vault. Credentials are references, never literals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VaultAuth {
+    /// A token from an `env://` variable (read once) or a `file://` (read again whenever
+    /// Vault refuses the current token). Never a `vault://` reference.
+    Token { token: SecretRef },
+    /// AppRole login at `auth/<mount>`; role id and secret id files are read at every login.
+    AppRole {
+        mount: String,
+        role_id: PathBuf,
+        secret_id: PathBuf,
+    },
+    /// Kubernetes login at `auth/<mount>` as `role` with the service-account token file.
+    Kubernetes {
+        mount: String,
+        role: String,
+        jwt: PathBuf,
     },
 }
 

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{MINIMAL, before, edit, ok};
+use common::{MINIMAL, VAULT, before, edit, ok};
 use outscope_config::*;
 
 #[test]
@@ -149,12 +149,13 @@ fn https_upstreams_get_default_ports_tls_and_a_trimmed_base_path() {
 
 #[test]
 fn upstream_tls_settings_are_read() {
-    let config = ok(&edit(
+    let text = edit(
         "url = \"http://127.0.0.1:8080\"",
         "url = \"https://127.0.0.1:9443\"\n[upstreams.tls]\nca = \"file://ca.pem\"\n\
          client_cert = \"env://CLIENT_CERT\"\nclient_key = \"vault://kv/outscope/client#key\"\n\
          server_name = \"Payments.Internal\"",
-    ));
+    );
+    let config = ok(&format!("{text}\n{VAULT}"));
     let tls = config.upstreams[0].tls.clone().unwrap();
     assert_eq!(
         tls.ca,

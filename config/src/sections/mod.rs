@@ -16,6 +16,7 @@ mod settings;
 mod shadowing;
 mod tokenizer;
 mod upstreams;
+mod vault;
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut, Range};
@@ -26,7 +27,7 @@ use toml::de::DeTable;
 
 use crate::model::{
     Admin, Config, Forwarding, Limits, Listener, Log, RateLimit, Redis, RequestId, Route, Shutdown,
-    Tokenizer, Upstream,
+    Tokenizer, Upstream, Vault,
 };
 use crate::report::{KeyPath, Report};
 use crate::walk::Table;
@@ -38,6 +39,8 @@ pub(crate) struct Cx<'t> {
     pub(crate) report: Report<'t>,
     pub(crate) base_dir: &'t Path,
     pub(crate) checks: &'t Checks,
+    /// Where each `vault://` reference was written (they need a `[vault]` section).
+    pub(crate) vault_refs: Vec<At>,
 }
 
 impl<'t> Deref for Cx<'t> {
@@ -110,6 +113,7 @@ pub(crate) fn build(
         report: Report::new(text),
         base_dir,
         checks,
+        vault_refs: Vec::new(),
     };
     let parts = read(&mut cx, doc);
     match parts.assemble() {
@@ -140,6 +144,7 @@ struct Parts {
     upstreams: Option<Vec<Upstream>>,
     routes: Option<Vec<Route>>,
     tokenizer: Option<Option<Tokenizer>>,
+    vault: Option<Option<Vault>>,
 }
 
 impl Parts {
@@ -157,6 +162,7 @@ impl Parts {
             upstreams: self.upstreams?,
             routes: self.routes?,
             tokenizer: self.tokenizer?,
+            vault: self.vault?,
         })
     }
 }
@@ -194,6 +200,13 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
         Some(node) => tokenizer::tokenizer(cx, node, redis_node.is_some()).map(Some),
         None => Some(None),
     };
+    let vault_node = root.get("vault");
+    let vault = match &vault_node {
+        Some(node) => vault::vault(cx, node).map(Some),
+        None => Some(None),
+    };
+    let vault_refs = std::mem::take(&mut cx.vault_refs);
+    vault::require_vault(cx, &vault_refs, vault_node.is_some());
     inspection::require_tokenizer(cx, &routes.tokenizes, tokenizer_node.is_some());
     rate_limits::require_redis(cx, &rate_limits, redis_node.is_some());
     if let Some(any) = listeners.any_client_auth() {
@@ -216,5 +229,6 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
         upstreams: upstreams.built,
         routes: routes.built,
         tokenizer,
+        vault,
     }
 }

@@ -102,6 +102,9 @@ pub(crate) fn secret_ref(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<SecretR
     let text = node.str(cx)?;
     match secret::parse(text, cx.base_dir) {
         Ok(reference) => {
+            if matches!(reference, SecretRef::Vault { .. }) {
+                cx.vault_refs.push(node.at());
+            }
             if let Err(reason) = secret::check(&reference, cx.checks) {
                 node.report(cx, reason);
             }

@@ -140,3 +140,14 @@ pub fn check(cases: Vec<Case>) {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// A `[vault]` section logging in with AppRole (append with [`plus`]).
+pub const VAULT: &str = r#"
+[vault]
+address = "https://vault.internal:8200"
+
+[vault.auth]
+method = "approle"
+role_id = "file:///etc/outscope/vault-role-id"
+secret_id = "file:///etc/outscope/vault-secret-id"
+"#;

@@ -203,6 +203,7 @@ fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> anyh
             store: LocalStore::Memory,
             token_format: TokenFormat::Random,
         })),
+        vault: None,
     })
 }
 

@@ -71,6 +71,7 @@ pub fn config(pki: &Pki, upstream: &Upstream) -> Config {
         upstreams: vec![upstream_config("backend", upstream.addr)],
         routes: vec![route("all", PathMatch::Prefix("/".into()), 0)],
         tokenizer: None,
+        vault: None,
     }
 }
 
