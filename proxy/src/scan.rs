@@ -104,9 +104,13 @@ fn walk(path: &Path, args: &ScanArgs, out: &mut impl Write, totals: &mut Totals)
         Err(e) => return report_error(path, &e, totals),
     };
     if !meta.is_dir() {
-        match read_file(path) {
-            Ok(data) => scan_bytes(path, &data, args, out, totals),
-            Err(e) => report_error(path, &e, totals),
+        let result = if path.extension().is_some_and(|e| e == "gz") {
+            read_file(path).map(|data| scan_bytes(path, &data, args, out, totals))
+        } else {
+            scan_file(path, args, out, totals)
+        };
+        if let Err(e) = result {
+            report_error(path, &e, totals);
         }
         return;
     }
@@ -133,15 +137,162 @@ fn walk(path: &Path, args: &ScanArgs, out: &mut impl Write, totals: &mut Totals)
     }
 }
 
+/// Chunk size for streaming raw and form files.
+const CHUNK: usize = 1 << 20;
+
+/// Scans a plain file: JSON files are read whole (documents are scanned one by one, like
+/// request bodies in the proxy); raw and form files are streamed in 1 MiB chunks.
+fn scan_file(
+    path: &Path,
+    args: &ScanArgs,
+    out: &mut impl Write,
+    totals: &mut Totals,
+) -> io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    let mut cur = vec![0u8; CHUNK];
+    let n = read_full(&mut file, &mut cur)?;
+    cur.truncate(n);
+    let mode = mode_for(path, &cur, args.format);
+    if mode == Mode::Json || n < CHUNK {
+        file.read_to_end(&mut cur)?;
+        scan_bytes(path, &cur, args, out, totals);
+        return Ok(());
+    }
+    totals.files += 1;
+    let mut stream = Scanner::new(mode).stream();
+    let mut lines = StreamLines::default();
+    let mut findings = Vec::new();
+    let mut at = 0usize;
+    loop {
+        totals.bytes += cur.len() as u64;
+        stream.feed(&cur, &mut findings);
+        lines.push_chunk(at, &cur);
+        if !emit(path, &mut findings, &mut lines, args, out, totals) {
+            return Ok(());
+        }
+        at += cur.len();
+        let mut next = std::mem::take(&mut lines.spare);
+        next.resize(CHUNK, 0);
+        let n = read_full(&mut file, &mut next)?;
+        next.truncate(n);
+        lines.spare = std::mem::replace(&mut cur, next);
+        if n == 0 {
+            break;
+        }
+    }
+    stream.finish(&mut findings);
+    emit(path, &mut findings, &mut lines, args, out, totals);
+    Ok(())
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(buf.get_mut(n..).unwrap_or(&mut [])) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes and drains `findings`; false when output failed.
+fn emit(
+    path: &Path,
+    findings: &mut Vec<Finding>,
+    lines: &mut StreamLines,
+    args: &ScanArgs,
+    out: &mut impl Write,
+    totals: &mut Totals,
+) -> bool {
+    findings.sort_by_key(|f| (f.span.start, f.span.end));
+    for f in findings.drain(..) {
+        let line = lines.line_of(f.span.start);
+        totals.findings += 1;
+        let written = if args.json {
+            write_json(out, path, f.span.start, line, &f)
+        } else {
+            write_text(out, path, f.span.start, line, &f)
+        };
+        if let Err(e) = written {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                eprintln!("outscope scan: writing output: {e}");
+                totals.errors += 1;
+            }
+            return false;
+        }
+    }
+    true
+}
+
+/// Line numbers over a stream: keeps the current and the previous chunk (a finding is
+/// completed at most a few hundred bytes after it starts, far less than a chunk), and
+/// counts newlines incrementally as findings move forward.
+#[derive(Default)]
+struct StreamLines {
+    prev: Vec<u8>,
+    prev_start: usize,
+    cur: Vec<u8>,
+    cur_start: usize,
+    /// Newlines before `prev_start`.
+    base: usize,
+    /// Newlines before `cursor` (an absolute offset at or after `prev_start`).
+    cursor: usize,
+    cursor_lines: usize,
+    /// A buffer to reuse for the next read.
+    spare: Vec<u8>,
+}
+
+impl StreamLines {
+    fn push_chunk(&mut self, start: usize, chunk: &[u8]) {
+        self.base += memchr::memchr_iter(b'\n', &self.prev).count();
+        self.prev = std::mem::take(&mut self.cur);
+        self.prev_start = self.cur_start;
+        self.cur.clear();
+        self.cur.extend_from_slice(chunk);
+        self.cur_start = start;
+        self.cursor = self.prev_start;
+        self.cursor_lines = self.base;
+    }
+
+    /// Newlines in the absolute range `from..to` of the two kept chunks.
+    fn newlines(&self, from: usize, to: usize) -> usize {
+        let mut n = 0;
+        for (buf, start) in [(&self.prev, self.prev_start), (&self.cur, self.cur_start)] {
+            let lo = from.max(start).saturating_sub(start).min(buf.len());
+            let hi = to.max(start).saturating_sub(start).min(buf.len());
+            n += memchr::memchr_iter(b'\n', buf.get(lo..hi).unwrap_or(&[])).count();
+        }
+        n
+    }
+
+    /// The 1-based line of `offset`, or 0 when it is older than the previous chunk.
+    fn line_of(&mut self, offset: usize) -> usize {
+        if offset < self.prev_start {
+            return 0;
+        }
+        if offset < self.cursor {
+            self.cursor = self.prev_start;
+            self.cursor_lines = self.base;
+        }
+        self.cursor_lines += self.newlines(self.cursor, offset);
+        self.cursor = offset;
+        self.cursor_lines + 1
+    }
+}
+
 /// Reads a file, decompressing `.gz`.
 fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    if !path.extension().is_some_and(|e| e == "gz") {
+        // One allocation of the file's size, one read.
+        return std::fs::read(path);
+    }
     let file = std::fs::File::open(path)?;
     let mut data = Vec::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::MultiGzDecoder::new(io::BufReader::new(file)).read_to_end(&mut data)?;
-    } else {
-        io::BufReader::new(file).read_to_end(&mut data)?;
-    }
+    flate2::read::MultiGzDecoder::new(io::BufReader::new(file)).read_to_end(&mut data)?;
     Ok(data)
 }
 
@@ -320,6 +471,20 @@ mod tests {
     fn json_documents_split_at_line_starts() {
         let d = b"{\"a\":1}\n{\"b\":\n  {\"c\":2}\n}\n[1]";
         assert_eq!(json_documents(d), [(0, 8), (8, 26), (26, 29)]);
+    }
+
+    #[test]
+    fn stream_lines_span_two_chunks() {
+        let mut l = StreamLines::default();
+        l.push_chunk(0, b"a\nb\n");
+        assert_eq!(l.line_of(0), 1);
+        assert_eq!(l.line_of(3), 2);
+        l.push_chunk(4, b"c\nd");
+        assert_eq!(l.line_of(6), 4);
+        assert_eq!(l.line_of(2), 2);
+        l.push_chunk(8, b"e");
+        assert_eq!(l.line_of(8), 4);
+        assert_eq!(l.line_of(1), 0);
     }
 
     #[test]
