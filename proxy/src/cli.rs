@@ -113,15 +113,21 @@ fn validate(path: &Path, offline: bool) -> ExitCode {
     let Some(config) = load(path, &checks) else {
         return ExitCode::from(EXIT_CONFIG);
     };
-    if !offline
-        && let Err(e) = crate::runtime::Runtime::build(
-            std::sync::Arc::new(config.clone()),
-            &crate::app::new_metrics(),
-            None,
-        )
-    {
-        eprintln!("{}: {e}", path.display());
-        return ExitCode::from(EXIT_CONFIG);
+    if !offline {
+        let failures = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(build_for_validate(&config)),
+            Err(e) => vec![format!("cannot start the async runtime: {e}")],
+        };
+        if !failures.is_empty() {
+            for failure in &failures {
+                eprintln!("{}: {failure}", path.display());
+            }
+            eprintln!("{} problem(s) found", failures.len());
+            return ExitCode::from(EXIT_CONFIG);
+        }
     }
     println!(
         "{}: ok ({} listener(s), {} route(s), {} upstream(s))",
@@ -131,6 +137,25 @@ fn validate(path: &Path, offline: bool) -> ExitCode {
         config.upstreams.len()
     );
     ExitCode::SUCCESS
+}
+
+/// Reads every secret (Vault included) and builds the runtime, as `run` would; each
+/// failure names its key path and reference, never a value.
+async fn build_for_validate(config: &outscope_config::Config) -> Vec<String> {
+    let outcome = crate::secrets::Resolver::new().resolve(config, None).await;
+    match outcome.resolved {
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        Ok(resolved) => crate::runtime::Runtime::build(
+            std::sync::Arc::new(config.clone()),
+            std::sync::Arc::new(resolved),
+            &crate::app::new_metrics(),
+            None,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .into_iter()
+        .collect(),
+    }
 }
 
 fn run(path: &Path) -> ExitCode {
@@ -195,14 +220,27 @@ fn init_logging(log: &outscope_config::Log) -> anyhow::Result<outscope_telemetry
     outscope_telemetry::init_logging(&log.level, format).context("log")
 }
 
-/// Runs until SIGTERM/SIGINT, reloading on SIGHUP.
+/// Runs until SIGTERM/SIGINT, reloading (and reading every secret again) on SIGHUP.
 async fn serve(
     path: &Path,
     config: outscope_config::Config,
     log: &outscope_telemetry::LogHandle,
 ) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
-    let running = crate::lifecycle::start(config).await?;
+    let running = match crate::lifecycle::start(config).await {
+        Ok(running) => running,
+        Err(crate::lifecycle::StartError::Secrets(errors)) => {
+            for e in &errors.0 {
+                tracing::error!(key_path = %e.key_path, reference = %e.reference, reason = %e.reason, "secret cannot be read");
+            }
+            tracing::error!(
+                "outscope did not start: {} secret(s) cannot be read",
+                errors.0.len()
+            );
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+        Err(e) => return Err(e.into()),
+    };
     for (addr, name) in running.listen_addrs.iter().zip(
         running
             .app
@@ -220,7 +258,7 @@ async fn serve(
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     loop {
         tokio::select! {
-            _ = hup.recv() => match running.reload_file(path) {
+            _ = hup.recv() => match running.reload_file(path).await {
                 Ok(()) => {
                     let level = running.app.runtime().config.log.level.clone();
                     if let Err(e) = log.set_level(&level) {

@@ -1,23 +1,42 @@
-//! Starting, reloading and draining the proxy. The binary drives these from signals
-//! (SIGHUP, SIGTERM); tests drive them directly.
+//! Starting, reloading, refreshing secrets and draining the proxy. The binary drives these
+//! from signals (SIGHUP, SIGTERM) and a timer (`vault.refresh_interval`); tests drive them
+//! directly.
+//!
+//! Every secret is read before a runtime is built ([`crate::secrets`]). A refresh reads
+//! them all again; when a value changed, a new runtime is built from the same config and
+//! swapped in exactly like a reload (new TLS configs for new connections, open connections
+//! untouched, the tokenizer rebuilt when its secrets changed). A reference that cannot be
+//! read keeps its last good value, is logged by key path and reference, counted, and turns
+//! the `vault` dependency down (optional: the instance keeps serving and stays ready).
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use outscope_config::Config;
-use outscope_telemetry::{AdminState, Health};
+use outscope_telemetry::{AdminState, Check, Health, Requirement};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::{self, App};
 use crate::runtime::{BuildError, Runtime};
+use crate::secrets::{
+    Outcome, RefreshResult, ResolveError, ResolveErrors, Resolved, Resolver, SecretMetrics,
+    VaultState, resolve_now,
+};
 use crate::server;
+
+/// How often the refresh task looks again at a configuration without `[vault]` (a reload
+/// may add one).
+const IDLE_CHECK: Duration = Duration::from_secs(60);
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Secrets(#[from] ResolveErrors),
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("cannot listen on {address} ({name}): {source}")]
@@ -34,6 +53,8 @@ pub enum ReloadError {
     #[error("invalid configuration: {0} problem(s), first: {1}")]
     Invalid(usize, String),
     #[error(transparent)]
+    Secrets(#[from] ResolveErrors),
+    #[error(transparent)]
     Build(#[from] BuildError),
     #[error(
         "listeners and the admin address cannot be added, removed or moved by a reload; restart to change them"
@@ -48,6 +69,7 @@ pub struct Running {
     pub listen_addrs: Vec<SocketAddr>,
     /// The bound admin address.
     pub admin_addr: SocketAddr,
+    secrets: Arc<Secrets>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -68,7 +90,13 @@ async fn bind(name: &str, address: SocketAddr) -> Result<TcpListener, StartError
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::new(config);
     let metrics = app::new_metrics();
-    let runtime = Runtime::build(config.clone(), &metrics, None)?;
+    let health = Arc::new(Health::new());
+    let secrets = Arc::new(Secrets::new(health.clone()));
+    let outcome = secrets.resolver.resolve(&config, None).await;
+    secrets.note_vault(&config, outcome.vault);
+    let resolved = outcome.resolved?;
+    secrets.metrics.loaded(SystemTime::now());
+    let runtime = Runtime::build(config.clone(), Arc::new(resolved), &metrics, None)?;
     let mut listeners = Vec::new();
     for l in &config.listeners {
         listeners.push(bind(&l.name, l.address).await?);
@@ -79,7 +107,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         address: config.admin.address,
         source,
     })?;
-    let health = Arc::new(Health::new());
     let app = App::new(runtime, metrics, health);
     let (stop, stop_rx) = watch::channel(false);
     let mut listen_addrs = Vec::new();
@@ -99,8 +126,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             stop_rx.clone(),
         )));
     }
-    let admin_state =
-        AdminState::new(app.metrics.clone(), app.health.clone()).with_collector(app.cards.clone());
+    tasks.push(tokio::spawn(refresh_loop(
+        app.clone(),
+        secrets.clone(),
+        stop_rx.clone(),
+    )));
+    let admin_state = AdminState::new(app.metrics.clone(), app.health.clone())
+        .with_collector(app.cards.clone())
+        .with_collector(secrets.metrics.clone());
     let mut admin_stop = stop_rx.clone();
     let admin_task = tokio::spawn(outscope_telemetry::serve_admin(
         admin,
@@ -114,6 +147,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app,
         listen_addrs,
         admin_addr,
+        secrets,
         stop,
         tasks,
     })
@@ -122,6 +156,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 impl Running {
     /// Puts a new validated configuration into effect, or keeps the old one and says why.
     /// Either outcome is counted in `outscope_config_reloads_total`.
+    ///
+    /// Synchronous: `file://` and `env://` references are read again now, `vault://` ones
+    /// keep the values last read from Vault (a reference Vault was never asked for is an
+    /// error). [`reload_config`](Self::reload_config) asks Vault too.
     pub fn reload(&self, config: Config) -> Result<(), ReloadError> {
         let result = self.try_reload(config);
         if result.is_err() {
@@ -130,10 +168,20 @@ impl Running {
         result
     }
 
-    /// Reads, validates and applies the configuration file at `path` (SIGHUP).
-    pub fn reload_file(&self, path: &Path) -> Result<(), ReloadError> {
+    /// [`reload`](Self::reload), reading every reference again, Vault included.
+    pub async fn reload_config(&self, config: Config) -> Result<(), ReloadError> {
+        let result = self.try_reload_config(config).await;
+        if result.is_err() {
+            self.app.metrics.reload_failed();
+        }
+        result
+    }
+
+    /// Reads, validates and applies the configuration file at `path`, reading every secret
+    /// again (SIGHUP).
+    pub async fn reload_file(&self, path: &Path) -> Result<(), ReloadError> {
         match outscope_config::load_with(path, &outscope_config::Checks::ALL) {
-            Ok(config) => self.reload(config),
+            Ok(config) => self.reload_config(config).await,
             Err(problems) => {
                 self.app.metrics.reload_failed();
                 let first = problems
@@ -146,21 +194,44 @@ impl Running {
         }
     }
 
+    /// Reads every secret of the configuration in effect again and, when a value changed,
+    /// builds a new runtime and swaps it in (`vault.refresh_interval` does this on a timer).
+    pub async fn refresh_secrets(&self) -> Refresh {
+        refresh(&self.app, &self.secrets).await
+    }
+
     fn try_reload(&self, config: Config) -> Result<(), ReloadError> {
         let current = self.app.runtime();
-        let same_listeners = current.config.admin.address == config.admin.address
-            && current.config.listeners.len() == config.listeners.len()
-            && current
-                .config
-                .listeners
-                .iter()
-                .zip(&config.listeners)
-                .all(|(a, b)| a.name == b.name && a.address == b.address);
-        if !same_listeners {
-            return Err(ReloadError::ListenersChanged);
-        }
-        let runtime = Runtime::build(Arc::new(config), &self.app.metrics, Some(&current))?;
-        self.app.install(runtime);
+        check_listeners(&current.config, &config)?;
+        let outcome = resolve_now(&config, Some(&current.secrets));
+        log_failures(&outcome.failures);
+        let resolved = outcome.resolved?;
+        self.secrets
+            .install(&self.app, None, Arc::new(config), resolved)?;
+        Ok(())
+    }
+
+    async fn try_reload_config(&self, config: Config) -> Result<(), ReloadError> {
+        let _one = self.secrets.refreshing.lock().await;
+        let current = self.app.runtime();
+        check_listeners(&current.config, &config)?;
+        let outcome = self
+            .secrets
+            .resolver
+            .resolve(&config, Some(&current.secrets))
+            .await;
+        self.secrets.note_vault(&config, outcome.vault);
+        log_failures(&outcome.failures);
+        let result = match &outcome.resolved {
+            _ if !outcome.failures.is_empty() => RefreshResult::Failed,
+            Ok(resolved) if resolved.same_as(&current.secrets) => RefreshResult::Unchanged,
+            Ok(_) => RefreshResult::Rotated,
+            Err(_) => RefreshResult::Failed,
+        };
+        self.secrets.metrics.refreshed(result);
+        let resolved = outcome.resolved?;
+        self.secrets
+            .install(&self.app, None, Arc::new(config), resolved)?;
         Ok(())
     }
 
@@ -178,5 +249,189 @@ impl Running {
         self.app
             .connections_closed(config.limits.max_connections, config.shutdown.drain_timeout)
             .await
+    }
+}
+
+fn check_listeners(current: &Config, next: &Config) -> Result<(), ReloadError> {
+    let same = current.admin.address == next.admin.address
+        && current.listeners.len() == next.listeners.len()
+        && current
+            .listeners
+            .iter()
+            .zip(&next.listeners)
+            .all(|(a, b)| a.name == b.name && a.address == b.address);
+    if same {
+        Ok(())
+    } else {
+        Err(ReloadError::ListenersChanged)
+    }
+}
+
+/// What a secret refresh did.
+#[derive(Debug)]
+pub struct Refresh {
+    /// A value changed and a runtime built from the new values is in effect.
+    pub rotated: bool,
+    /// Every failure, as `key path: reference: reason`. Read failures keep their last good
+    /// value; a rotation that did not build keeps the whole runtime.
+    pub failures: Vec<String>,
+}
+
+impl Refresh {
+    /// The `result` label it is counted under.
+    pub fn result(&self) -> RefreshResult {
+        if !self.failures.is_empty() {
+            RefreshResult::Failed
+        } else if self.rotated {
+            RefreshResult::Rotated
+        } else {
+            RefreshResult::Unchanged
+        }
+    }
+}
+
+/// Secret reading shared by start, reloads and refreshes.
+struct Secrets {
+    resolver: Resolver,
+    metrics: Arc<SecretMetrics>,
+    health: Arc<Health>,
+    /// The `vault` dependency, registered once a configuration has `[vault]`.
+    vault_check: Mutex<Option<Check>>,
+    /// One resolution at a time (refreshes and full reloads).
+    refreshing: tokio::sync::Mutex<()>,
+    /// Build and install happen under this lock (never held across an await), so a
+    /// refresh cannot replace a runtime a reload installed meanwhile.
+    installing: Mutex<()>,
+}
+
+impl Secrets {
+    fn new(health: Arc<Health>) -> Self {
+        Self {
+            resolver: Resolver::new(),
+            metrics: Arc::default(),
+            health,
+            vault_check: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            installing: Mutex::new(()),
+        }
+    }
+
+    /// Keeps the `vault` dependency current. Optional: an instance that is running has
+    /// read every secret once (start is all or nothing), so a Vault outage only stops
+    /// rotations; taking every instance out of the load balancer would turn it into an
+    /// outage. `outscope_dependency_up{dependency="vault"}` and the `degraded` list of
+    /// `/readyz` show it.
+    fn note_vault(&self, config: &Config, state: VaultState) {
+        let mut slot = self
+            .vault_check
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() && config.vault.is_some() {
+            *slot = Some(self.health.register("vault", Requirement::Optional));
+        }
+        let Some(check) = slot.as_ref() else { return };
+        match state {
+            VaultState::Down(code) => check.set_down(code),
+            VaultState::Up | VaultState::Unused => check.set_up(),
+        }
+    }
+
+    /// Builds a runtime from `config` and `secrets` and swaps it in, unless `expected` is
+    /// given and is no longer the runtime in effect (then nothing happens: `Ok(false)`).
+    fn install(
+        &self,
+        app: &App,
+        expected: Option<&Arc<Runtime>>,
+        config: Arc<Config>,
+        secrets: Resolved,
+    ) -> Result<bool, BuildError> {
+        let _guard = self
+            .installing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = app.runtime();
+        if expected.is_some_and(|e| !Arc::ptr_eq(e, &current)) {
+            return Ok(false);
+        }
+        let runtime = Runtime::build(config, Arc::new(secrets), &app.metrics, Some(&current))?;
+        app.install(runtime);
+        Ok(true)
+    }
+}
+
+/// Reads every secret of the runtime in effect again; swaps in a new runtime when a value
+/// changed.
+async fn refresh(app: &App, secrets: &Secrets) -> Refresh {
+    let _one = secrets.refreshing.lock().await;
+    let current = app.runtime();
+    let Outcome {
+        resolved,
+        failures,
+        vault,
+    } = secrets
+        .resolver
+        .resolve(&current.config, Some(&current.secrets))
+        .await;
+    secrets.note_vault(&current.config, vault);
+    log_failures(&failures);
+    let mut failures: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    let mut rotated = false;
+    match resolved {
+        Err(errors) => failures.extend(errors.0.iter().map(ToString::to_string)),
+        Ok(resolved) if resolved.same_as(&current.secrets) => {}
+        Ok(resolved) => {
+            let config = current.config.clone();
+            match secrets.install(app, Some(&current), config, resolved) {
+                Ok(installed) => {
+                    rotated = installed;
+                    if installed {
+                        tracing::info!("rotated secrets are in effect");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "rotated secrets did not build; keeping the running configuration");
+                    failures.push(e.to_string());
+                }
+            }
+        }
+    }
+    let refresh = Refresh { rotated, failures };
+    secrets.metrics.refreshed(refresh.result());
+    refresh
+}
+
+/// Logs each reference that could not be read: key path, reference and reason, never a
+/// value.
+fn log_failures(failures: &[ResolveError]) {
+    for f in failures {
+        tracing::warn!(
+            key_path = %f.key_path,
+            reference = %f.reference,
+            reason = %f.reason,
+            "secret could not be read; keeping its last good value"
+        );
+    }
+}
+
+/// Refreshes every `vault.refresh_interval` until the proxy stops.
+async fn refresh_loop(app: Arc<App>, secrets: Arc<Secrets>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let every = app
+            .runtime()
+            .config
+            .vault
+            .as_ref()
+            .map(|v| v.refresh_interval);
+        tokio::select! {
+            () = tokio::time::sleep(every.unwrap_or(IDLE_CHECK)) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if every.is_none() || app.draining() {
+            continue;
+        }
+        tokio::select! {
+            _ = refresh(&app, &secrets) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
     }
 }

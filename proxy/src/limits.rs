@@ -50,6 +50,7 @@ pub fn build(
     metrics: &Metrics,
     previous: &[Arc<ConfiguredLimit>],
     previous_redis: Option<&outscope_config::Redis>,
+    secrets: &secrets::Resolved,
 ) -> Result<Vec<Arc<ConfiguredLimit>>, LimitsError> {
     let redis_unchanged = previous_redis == config.redis.as_ref();
     let mut backend: Option<RedisBackend> = None;
@@ -79,10 +80,11 @@ pub fn build(
                 let backend = match &backend {
                     Some(b) => b.clone(),
                     None => {
-                        let b = redis_backend(config)?.ok_or_else(|| LimitsError::Setup {
-                            name: spec.name.clone(),
-                            reason: "backend = \"redis\" needs a [redis] section".into(),
-                        })?;
+                        let b =
+                            redis_backend(config, secrets)?.ok_or_else(|| LimitsError::Setup {
+                                name: spec.name.clone(),
+                                reason: "backend = \"redis\" needs a [redis] section".into(),
+                            })?;
                         backend = Some(b.clone());
                         b
                     }
@@ -106,13 +108,16 @@ pub fn build(
     Ok(built)
 }
 
-fn redis_backend(config: &Config) -> Result<Option<RedisBackend>, LimitsError> {
+fn redis_backend(
+    config: &Config,
+    secrets: &secrets::Resolved,
+) -> Result<Option<RedisBackend>, LimitsError> {
     let Some(redis) = &config.redis else {
         return Ok(None);
     };
     let password = match &redis.password {
         Some(reference) => {
-            let secret = secrets::resolve(reference)?;
+            let secret = secrets.get(reference)?;
             Some(
                 String::from_utf8_lossy(secret.expose())
                     .trim_end_matches(['\r', '\n'])

@@ -11,6 +11,7 @@ use outscope_telemetry::{
 
 use crate::forward::UpstreamClient;
 use crate::limits::{self, ConfiguredLimit, LimitsError};
+use crate::secrets::{Resolved, tokenizer_refs};
 use crate::tls::TlsError;
 use crate::tls::server::{ServerTls, build as build_server_tls};
 
@@ -27,9 +28,13 @@ pub struct Runtime {
     pub upstream_metrics: Vec<UpstreamMetrics>,
     /// Parallel to `config.rate_limits`.
     pub limits: Vec<Arc<ConfiguredLimit>>,
-    /// The configured tokenizer (kept across reloads while its configuration is unchanged,
-    /// so a circuit breaker and an in-memory vault survive a reload).
+    /// The configured tokenizer (kept across reloads while its configuration and the
+    /// values of its secrets are unchanged, so a circuit breaker and an in-memory vault
+    /// survive a reload).
     pub tokenizer: Option<outscope_tokenizer::Tokenizer>,
+    /// The secret values this runtime was built from: what a refresh compares against, and
+    /// the last good values it keeps when a reference cannot be read.
+    pub secrets: Arc<Resolved>,
 }
 
 /// Why a configuration could not be put into effect.
@@ -46,10 +51,12 @@ pub enum BuildError {
 }
 
 impl Runtime {
-    /// Loads every certificate and key and builds every client. Fails without side effects.
-    /// `previous` is the generation being replaced: unchanged rate limits keep their state.
+    /// Builds every TLS config and client from `secrets` (every reference of `config`,
+    /// read beforehand). Fails without side effects. `previous` is the generation being
+    /// replaced: unchanged rate limits and an unchanged tokenizer keep their state.
     pub fn build(
         config: Arc<Config>,
+        secrets: Arc<Resolved>,
         metrics: &Metrics,
         previous: Option<&Runtime>,
     ) -> Result<Self, BuildError> {
@@ -57,7 +64,7 @@ impl Runtime {
             .listeners
             .iter()
             .map(|l| {
-                build_server_tls(&l.tls).map_err(|source| BuildError::ListenerTls {
+                build_server_tls(&l.tls, &secrets).map_err(|source| BuildError::ListenerTls {
                     listener: l.name.clone(),
                     source,
                 })
@@ -67,7 +74,7 @@ impl Runtime {
             .upstreams
             .iter()
             .map(|u| {
-                UpstreamClient::new(u).map_err(|source| BuildError::UpstreamTls {
+                UpstreamClient::new(u, &secrets).map_err(|source| BuildError::UpstreamTls {
                     upstream: u.name.clone(),
                     source,
                 })
@@ -79,15 +86,23 @@ impl Runtime {
         let upstream_metrics =
             metrics.bind_upstreams(config.upstreams.iter().map(|u| u.name.as_str()));
         let (old_limits, old_redis) = match previous {
-            Some(p) => (p.limits.as_slice(), p.config.redis.as_ref()),
+            // A rotated Redis password counts as a changed [redis]: shared limits reconnect.
+            Some(p) if redis_secret_same(&config, &secrets, p) => {
+                (p.limits.as_slice(), p.config.redis.as_ref())
+            }
+            Some(p) => (p.limits.as_slice(), None),
             None => (&[][..], None),
         };
-        let limits = limits::build(&config, metrics, old_limits, old_redis)?;
+        let limits = limits::build(&config, metrics, old_limits, old_redis, &secrets)?;
         let tokenizer = match previous {
-            Some(p) if p.config.tokenizer == config.tokenizer && p.config.redis == config.redis => {
+            Some(p)
+                if p.config.tokenizer == config.tokenizer
+                    && p.config.redis == config.redis
+                    && secrets.same_values(&p.secrets, tokenizer_refs(&config)) =>
+            {
                 p.tokenizer.clone()
             }
-            _ => crate::protect::build_tokenizer(&config)?,
+            _ => crate::protect::build_tokenizer((&*config, &*secrets))?,
         };
         Ok(Self {
             config,
@@ -98,6 +113,7 @@ impl Runtime {
             upstream_metrics,
             limits,
             tokenizer,
+            secrets,
         })
     }
 
@@ -122,4 +138,10 @@ impl Runtime {
             });
         metrics.set_certificates(certs);
     }
+}
+
+/// Whether the Redis password (if any) has the same value as in the previous generation.
+fn redis_secret_same(config: &Config, secrets: &Resolved, previous: &Runtime) -> bool {
+    let password = config.redis.as_ref().and_then(|r| r.password.as_ref());
+    secrets.same_values(&previous.secrets, password)
 }

@@ -31,11 +31,12 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new(upstream: &Upstream) -> Result<Self, TlsError> {
+    /// `secrets`: the values this runtime was built from (CA and client certificate).
+    pub fn new(upstream: &Upstream, secrets: &crate::secrets::Resolved) -> Result<Self, TlsError> {
         let url = &upstream.url;
         let tls = match &upstream.tls {
             Some(tls_config) if url.https => {
-                let config = tls::client::build(tls_config)?;
+                let config = tls::client::build(tls_config, secrets)?;
                 let name = tls_config.server_name.as_deref().unwrap_or(&url.host);
                 let name = ServerName::try_from(name.to_owned()).map_err(|_| {
                     TlsError::Verifier(format!("upstream {}: invalid server name", upstream.name))

@@ -8,7 +8,7 @@ use outscope_tokenizer::{
     StoreOptions, StripeOptions, StripeTokenizer, Tokenizer,
 };
 
-use crate::secrets::{self, SecretError};
+use crate::secrets::{self, Resolved, SecretError};
 
 /// Why the tokenizer could not be built. Names references, never values.
 #[derive(Debug, thiserror::Error)]
@@ -23,22 +23,53 @@ pub enum TokenizerError {
 
 fn text(
     reference: &outscope_config::SecretRef,
+    secrets: &Resolved,
 ) -> Result<zeroize::Zeroizing<String>, TokenizerError> {
-    let secret = secrets::resolve(reference)?;
+    let secret = secrets.get(reference)?;
     let s = std::str::from_utf8(secret.expose())
         .map_err(|_| TokenizerError::NotText(secrets::describe(reference)))?;
     Ok(zeroize::Zeroizing::new(s.trim().to_owned()))
 }
 
+/// What a tokenizer is built from: a configuration alone (its `file://` and `env://`
+/// references are read now; tools and benchmarks), or a configuration with the secrets
+/// read for its runtime (the proxy, which reads every reference, Vault too, first).
+pub enum Input<'a> {
+    ReadNow(&'a Config),
+    Read(&'a Config, &'a Resolved),
+}
+
+impl<'a> From<&'a Config> for Input<'a> {
+    fn from(config: &'a Config) -> Self {
+        Input::ReadNow(config)
+    }
+}
+
+impl<'a> From<(&'a Config, &'a Resolved)> for Input<'a> {
+    fn from((config, secrets): (&'a Config, &'a Resolved)) -> Self {
+        Input::Read(config, secrets)
+    }
+}
+
 /// The configured tokenizer, if any.
-pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
+pub fn build<'a>(input: impl Into<Input<'a>>) -> Result<Option<Tokenizer>, TokenizerError> {
+    match input.into() {
+        Input::Read(config, secrets) => build_with(config, secrets),
+        Input::ReadNow(config) => {
+            let secrets = Resolved::read_local(secrets::tokenizer_refs(config))?;
+            build_with(config, &secrets)
+        }
+    }
+}
+
+fn build_with(config: &Config, secrets: &Resolved) -> Result<Option<Tokenizer>, TokenizerError> {
     let setup = |e: outscope_tokenizer::SetupError| TokenizerError::Setup(e.to_string());
     let Some(tokenizer) = &config.tokenizer else {
         return Ok(None);
     };
     Ok(Some(match tokenizer {
         TokenizerConfig::Stripe(s) => {
-            let key = SecretString::new(text(&s.secret_key)?.to_string());
+            let key = SecretString::new(text(&s.secret_key, secrets)?.to_string());
             let mut options = StripeOptions::new(&s.api_base, key);
             options.endpoint = match s.create {
                 StripeObject::PaymentMethod => Endpoint::PaymentMethods,
@@ -47,8 +78,8 @@ pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
             options.timeout = s.timeout;
             options.connect_timeout = s.connect_timeout;
             if let Some(ca) = &s.ca {
-                options.extra_roots =
-                    crate::tls::load_chain(ca).map_err(|e| TokenizerError::Setup(e.to_string()))?;
+                options.extra_roots = crate::tls::load_chain(ca, secrets)
+                    .map_err(|e| TokenizerError::Setup(e.to_string()))?;
             }
             options.retry.max_retries = s.max_retries;
             options.circuit = CircuitOptions {
@@ -58,8 +89,11 @@ pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
             Tokenizer::Stripe(StripeTokenizer::new(options).map_err(setup)?)
         }
         TokenizerConfig::Local(l) => {
-            let keys = KeyRing::parse_separate(&text(&l.keys)?, &text(&l.fingerprint_key)?)
-                .map_err(setup)?;
+            let keys = KeyRing::parse_separate(
+                &text(&l.keys, secrets)?,
+                &text(&l.fingerprint_key, secrets)?,
+            )
+            .map_err(setup)?;
             let store = match l.store {
                 LocalStore::Memory => StoreOptions::Memory,
                 LocalStore::Redis => {
@@ -70,7 +104,7 @@ pub fn build(config: &Config) -> Result<Option<Tokenizer>, TokenizerError> {
                         RedisStoreOptions::new(&redis.url, &format!("{}.vault", redis.key_prefix));
                     options.username = redis.username.clone();
                     options.password = match &redis.password {
-                        Some(r) => Some(SecretString::new(text(r)?.to_string())),
+                        Some(r) => Some(SecretString::new(text(r, secrets)?.to_string())),
                         None => None,
                     };
                     options.timeout = redis.timeout;

@@ -13,7 +13,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::secrets::{self, SecretError};
+use crate::secrets::{self, Resolved, SecretError};
 
 /// Why TLS material could not be loaded. Names files/references, never key bytes.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +64,12 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Reads a PEM certificate chain.
-pub fn load_chain(reference: &SecretRef) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let pem = secrets::resolve(reference)?;
+/// A PEM certificate chain, from the secrets read for this runtime.
+pub fn load_chain(
+    reference: &SecretRef,
+    secrets: &Resolved,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = secrets.get(reference)?;
     let chain: Vec<_> = CertificateDer::pem_slice_iter(pem.expose())
         .filter_map(Result::ok)
         .collect();
@@ -78,9 +81,12 @@ pub fn load_chain(reference: &SecretRef) -> Result<Vec<CertificateDer<'static>>,
     Ok(chain)
 }
 
-/// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1).
-pub fn load_key(reference: &SecretRef) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let pem = secrets::resolve(reference)?;
+/// A PEM private key (PKCS#8, PKCS#1 or SEC1), from the secrets read for this runtime.
+pub fn load_key(
+    reference: &SecretRef,
+    secrets: &Resolved,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = secrets.get(reference)?;
     PrivateKeyDer::from_pem_slice(pem.expose()).map_err(|_| TlsError::NoKey {
         reference: secrets::describe(reference),
     })
@@ -91,9 +97,10 @@ pub fn load_certified_key(
     cert: &SecretRef,
     key: &SecretRef,
     provider: &CryptoProvider,
+    secrets: &Resolved,
 ) -> Result<CertifiedKey, TlsError> {
-    let chain = load_chain(cert)?;
-    let key_der = load_key(key)?;
+    let chain = load_chain(cert, secrets)?;
+    let key_der = load_key(key, secrets)?;
     let signing_key = provider
         .key_provider
         .load_private_key(key_der)
@@ -108,9 +115,12 @@ pub fn load_certified_key(
 }
 
 /// A root store from a PEM CA bundle.
-pub fn load_roots(reference: &SecretRef) -> Result<rustls::RootCertStore, TlsError> {
+pub fn load_roots(
+    reference: &SecretRef,
+    secrets: &Resolved,
+) -> Result<rustls::RootCertStore, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in load_chain(reference)? {
+    for cert in load_chain(reference, secrets)? {
         roots.add(cert).map_err(|_| TlsError::BadCa {
             reference: secrets::describe(reference),
         })?;

@@ -10,6 +10,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
 use super::{TlsError, load_certified_key, load_roots, provider, x509};
+use crate::secrets::Resolved;
 
 /// A loaded certificate with what the metrics need to know about it.
 pub struct LoadedCert {
@@ -27,12 +28,14 @@ pub struct ServerTls {
 
 /// Builds the rustls server config for one listener. TLS 1.2 and older are not offered, so
 /// such clients get a `protocol_version` alert.
-pub fn build(tls: &ListenerTls) -> Result<ServerTls, TlsError> {
+pub fn build(tls: &ListenerTls, secrets: &Resolved) -> Result<ServerTls, TlsError> {
     let provider = provider();
     let mut resolver = SniResolver::default();
     let mut certs = Vec::new();
     for cert in &tls.certificates {
-        let key = Arc::new(load_certified_key(&cert.cert, &cert.key, &provider)?);
+        let key = Arc::new(load_certified_key(
+            &cert.cert, &cert.key, &provider, secrets,
+        )?);
         let not_after = key
             .end_entity_cert()
             .ok()
@@ -48,7 +51,7 @@ pub fn build(tls: &ListenerTls) -> Result<ServerTls, TlsError> {
     let builder = match &tls.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         ClientAuth::Optional { ca } | ClientAuth::Required { ca } => {
-            let roots = Arc::new(load_roots(ca)?);
+            let roots = Arc::new(load_roots(ca, secrets)?);
             let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
             let verifier = if matches!(tls.client_auth, ClientAuth::Optional { .. }) {
                 verifier.allow_unauthenticated()
