@@ -241,6 +241,9 @@ impl Resolver {
             self.read_vault(config, from_vault, &mut out, &mut failures)
                 .await
         };
+        // Report in configuration order (Vault paths were read in path order).
+        let position = |key_path: &str| wanted.iter().position(|w| w.key_path == key_path);
+        failures.sort_by_key(|(_, e)| position(&e.key_path));
         finish(out, failures, fallback, vault)
     }
 

@@ -14,3 +14,4 @@ mod limits;
 mod ratelimit;
 mod support;
 mod tls;
+mod vault;
