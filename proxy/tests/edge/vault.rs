@@ -422,3 +422,83 @@ async fn a_reload_reads_vault_again_and_a_sync_reload_keeps_the_last_values() {
     );
     assert_eq!(client.get("/still-served").await.status, 200);
 }
+
+#[tokio::test]
+async fn validate_reads_vault_references_unless_offline_and_names_the_ones_that_fail() {
+    let bao = shared_openbao();
+    let root = root(bao.addr(), bao.root_token());
+    let pki = Pki::new("ca");
+    let prefix = unique("outscope-validate");
+    let pair = pki.server("server", &["localhost"]);
+    root.kv2("secret")
+        .write(
+            &format!("{prefix}/tls"),
+            [("cert", &pair.cert_pem), ("key", &pair.key_pem)],
+        )
+        .await
+        .unwrap();
+    let VaultAuth::AppRole { mount, .. } = app_role(&root, &prefix, &pki.dir).await else {
+        unreachable!("app_role sets up an AppRole");
+    };
+    let config = |key: &str| {
+        format!(
+            r#"
+[[listeners]]
+name = "public"
+address = "127.0.0.1:0"
+[listeners.tls]
+[[listeners.tls.certificates]]
+cert = "vault://secret/{prefix}/tls#cert"
+key = "vault://secret/{prefix}/tls#{key}"
+[[upstreams]]
+name = "api"
+url = "http://127.0.0.1:8080"
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "api"
+[vault]
+address = "{addr}"
+[vault.auth]
+method = "approle"
+mount = "{mount}"
+role_id = "file://vault-role-id"
+secret_id = "file://vault-secret-id"
+"#,
+            addr = bao.addr()
+        )
+    };
+    let validate = |name: &str, key: &str, offline: bool| {
+        let path = pki.path(name);
+        std::fs::write(&path, config(key)).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_outscope"));
+        cmd.args(["validate", "-c"]).arg(&path);
+        if offline {
+            cmd.arg("--offline");
+        }
+        let out = cmd.env_remove("VAULT_TOKEN").output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, stdout, stderr) = validate("good.toml", "key", false);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(": ok ("), "{stdout}");
+
+    let (code, stdout, stderr) = validate("bad.toml", "nope", false);
+    assert_eq!(code, Some(78), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "listeners[0].tls.certificates[0].key: vault://secret/{prefix}/tls#nope: \
+             the Vault secret has no such key"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("PRIVATE KEY") && !stdout.contains("PRIVATE KEY"));
+
+    let (code, stdout, stderr) = validate("offline.toml", "nope", true);
+    assert_eq!(code, Some(0), "--offline reads no secret: {stdout}{stderr}");
+}
