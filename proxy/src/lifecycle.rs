@@ -84,9 +84,9 @@ async fn bind(name: &str, address: SocketAddr) -> Result<TcpListener, StartError
         })
 }
 
-/// Builds the runtime (all certificates loaded, all clients built), binds every listener
-/// and the admin address, and starts serving. Nothing is bound unless everything could be
-/// built.
+/// Reads every secret (Vault included), builds the runtime (all certificates loaded, all
+/// clients built), binds every listener and the admin address, and starts serving.
+/// Nothing is bound unless every secret could be read and everything could be built.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let config = Arc::new(config);
     let metrics = app::new_metrics();
