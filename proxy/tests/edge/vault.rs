@@ -502,3 +502,41 @@ secret_id = "file://vault-secret-id"
     let (code, stdout, stderr) = validate("offline.toml", "nope", true);
     assert_eq!(code, Some(0), "--offline reads no secret: {stdout}{stderr}");
 }
+
+#[tokio::test]
+async fn file_secrets_are_refreshed_too_and_a_missing_file_keeps_the_last_good_value() {
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let cfg = config(&pki, &upstream);
+    let proxy = Proxy::start(cfg).await;
+    let client = proxy.client(&pki);
+    let before = leaf(&client.connect().await.unwrap());
+
+    // The same files get a new certificate and key (what cert-manager or an agent does).
+    pki.server("server", &["localhost", "api.test"]);
+    let refresh = proxy.running.refresh_secrets().await;
+    assert!(
+        refresh.rotated && refresh.failures.is_empty(),
+        "{refresh:?}"
+    );
+    let rotated = leaf(&client.connect().await.unwrap());
+    assert_ne!(rotated, before);
+
+    // The key file disappears: the refresh fails, names it, and the proxy keeps serving.
+    std::fs::remove_file(pki.path("server.key")).unwrap();
+    let refresh = proxy.running.refresh_secrets().await;
+    assert!(!refresh.rotated);
+    assert_eq!(refresh.failures.len(), 1, "{refresh:?}");
+    assert!(
+        refresh.failures[0].starts_with("listeners[0].tls.certificates[0].key: file://"),
+        "{refresh:?}"
+    );
+    assert_eq!(leaf(&client.connect().await.unwrap()), rotated);
+    assert_eq!(client.get("/still-served").await.status, 200);
+    let (ready, body) = admin_get(proxy.running.admin_addr, "/readyz").await;
+    assert_eq!(ready, 200, "{body}");
+    assert!(
+        !body.contains("vault"),
+        "no [vault], no vault check: {body}"
+    );
+}
