@@ -89,6 +89,13 @@ impl RequestBody {
     }
 }
 
+impl From<Vec<u8>> for RequestBody {
+    /// Takes ownership of bytes already in memory (benchmarks, tools).
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+}
+
 impl Drop for RequestBody {
     fn drop(&mut self) {
         self.0.zeroize();

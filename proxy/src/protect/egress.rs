@@ -40,7 +40,9 @@ pub fn check(
         }
     }
     let structured = match media {
-        Some(Media::Json) => Scanner::new(Mode::Json).scan(body),
+        Some(Media::Json) if !allow.is_empty() || raw_may_miss_in_json(body) => {
+            Scanner::new(Mode::Json).scan(body)
+        }
         Some(Media::Form) => Scanner::new(Mode::Form).scan(body),
         _ => Vec::new(),
     };
@@ -60,6 +62,38 @@ pub fn check(
         return Err(ProxyError::EgressBlocked);
     }
     Ok(())
+}
+
+/// Whether a JSON body holds something only the JSON reader can turn into digits: a
+/// backslash (`\u0034` escapes, nested documents) or an exponent after a digit (`4242e3`
+/// appends zeros the raw reader would not see). Anything else the raw reader reads the
+/// same way, so the JSON rescan is skipped.
+fn raw_may_miss_in_json(body: &[u8]) -> bool {
+    memchr::memchr(b'\\', body).is_some()
+        || memchr::memchr2_iter(b'e', b'E', body).any(|i| is_exponent(body, i))
+}
+
+/// Whether the `e` at `i` is the exponent of a number: digits (and a point) before it that
+/// start at a token boundary, a digit (after an optional sign) after it. Letters before the
+/// digits (`tok_6E1`, hex fingerprints) make it part of a word, not a number.
+fn is_exponent(body: &[u8], i: usize) -> bool {
+    let after = match body.get(i + 1) {
+        Some(b'+' | b'-') => body.get(i + 2),
+        other => other,
+    };
+    if !after.is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut j = i;
+    while j > 0 && (body[j - 1].is_ascii_digit() || body[j - 1] == b'.') {
+        j -= 1;
+    }
+    j < i
+        && (j == 0
+            || matches!(
+                body[j - 1],
+                b':' | b',' | b'[' | b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'"'
+            ))
 }
 
 fn has_card(findings: &[Finding], exempt: impl Fn(&Finding) -> bool) -> bool {
@@ -111,6 +145,38 @@ mod tests {
                 &[]
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn escapes_and_exponents_send_json_bodies_to_the_json_reader() {
+        let h = HeaderMap::new();
+        assert!(raw_may_miss_in_json(br#"{"n":"\u0034"}"#));
+        assert!(raw_may_miss_in_json(br#"{"n":51051051051051e2}"#));
+        assert!(!raw_may_miss_in_json(br#"{"e":"tok_abc","amount":1200}"#));
+        assert!(!raw_may_miss_in_json(
+            br#"{"t":"tok_P7p6E4f","fingerprint":"3fbf9e1d"}"#
+        ));
+        assert!(raw_may_miss_in_json(br#"[-5.1e2]"#));
+        assert!(
+            check(
+                &uri("/"),
+                &h,
+                br#"{"n":51051051051051e2}"#,
+                Some(&Media::Json),
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            check(
+                &uri("/"),
+                &h,
+                br#"{"n":"\u0034\u0032\u0034\u0032424242424242"}"#,
+                Some(&Media::Json),
+                &[]
+            )
+            .is_err()
         );
     }
 

@@ -223,11 +223,16 @@ fn refuse_duplicates_around(
         if members.len() < 2 || !sensitive(&node.span) {
             continue;
         }
-        let mut keys: Vec<Zeroizing<Vec<u8>>> = members
+        // Keys without escapes compare as they are; only escaped ones are decoded.
+        let mut keys: Vec<std::borrow::Cow<'_, [u8]>> = members
             .iter()
-            .filter_map(|(k, _)| body.get(k.clone()).map(json::decode_string))
+            .filter_map(|(k, _)| body.get(k.clone()))
+            .map(|token| match token.contains(&b'\\') {
+                false => std::borrow::Cow::Borrowed(token.get(1..token.len() - 1).unwrap_or(&[])),
+                true => std::borrow::Cow::Owned(json::decode_string(token).to_vec()),
+            })
             .collect();
-        keys.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        keys.sort_unstable();
         if keys.windows(2).any(|w| w[0] == w[1]) {
             return Err(ProxyError::Ambiguous(
                 "duplicate JSON keys in an object holding card data",
