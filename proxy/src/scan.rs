@@ -153,10 +153,12 @@ fn scan_file(
     let n = read_full(&mut file, &mut cur)?;
     cur.truncate(n);
     let mode = mode_for(path, &cur, args.format);
-    if mode == Mode::Json || n < CHUNK {
-        file.read_to_end(&mut cur)?;
+    if n < CHUNK {
         scan_bytes(path, &cur, args, out, totals);
         return Ok(());
+    }
+    if mode == Mode::Json {
+        return scan_json_file(path, file, cur, args, out, totals);
     }
     totals.files += 1;
     let mut stream = Scanner::new(mode).stream();
@@ -183,6 +185,86 @@ fn scan_file(
     stream.finish(&mut findings);
     emit(path, &mut findings, &mut lines, args, out, totals);
     Ok(())
+}
+
+/// A large JSON file, read in chunks and cut at document starts (`{` or `[` at the start
+/// of a line); each document is scanned alone, as a request body would be.
+fn scan_json_file(
+    path: &Path,
+    mut file: std::fs::File,
+    mut buf: Vec<u8>,
+    args: &ScanArgs,
+    out: &mut impl Write,
+    totals: &mut Totals,
+) -> io::Result<()> {
+    totals.files += 1;
+    let scanner = Scanner::new(Mode::Json);
+    let mut base = 0usize; // absolute offset of buf[0]
+    let mut base_lines = 0usize; // newlines before base
+    let mut eof = false;
+    loop {
+        // Complete documents end where the last one starts; at the end, everything.
+        let cut = if eof {
+            buf.len()
+        } else {
+            last_document_start(&buf).unwrap_or(0)
+        };
+        if cut > 0 {
+            let Some(done) = buf.get(..cut) else { break };
+            totals.bytes += cut as u64;
+            let mut lines = LineCounter::default();
+            for (start, end) in json_documents(done) {
+                let Some(doc) = done.get(start..end) else {
+                    continue;
+                };
+                let mut findings = scanner.scan(doc);
+                findings.sort_by_key(|f| (f.span.start, f.span.end));
+                for f in &findings {
+                    let offset = start + f.span.start;
+                    let line = base_lines + lines.line_of(done, offset);
+                    totals.findings += 1;
+                    let abs = base + offset;
+                    let written = if args.json {
+                        write_json(out, path, abs, line, f)
+                    } else {
+                        write_text(out, path, abs, line, f)
+                    };
+                    if let Err(e) = written {
+                        if e.kind() != io::ErrorKind::BrokenPipe {
+                            eprintln!("outscope scan: writing output: {e}");
+                            totals.errors += 1;
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+            base_lines += memchr::memchr_iter(b'\n', done).count();
+            base += cut;
+            buf.drain(..cut);
+        }
+        if eof {
+            return Ok(());
+        }
+        let have = buf.len();
+        buf.resize(have + CHUNK, 0);
+        let n = read_full(&mut file, buf.get_mut(have..).unwrap_or(&mut []))?;
+        buf.truncate(have + n);
+        eof = n == 0;
+    }
+    Ok(())
+}
+
+/// The start of the last document in `buf` after its first byte: a `{` or `[` right
+/// after a newline.
+fn last_document_start(buf: &[u8]) -> Option<usize> {
+    let mut end = buf.len();
+    while let Some(nl) = memchr::memrchr(b'\n', buf.get(..end)?) {
+        if nl + 1 < buf.len() && matches!(buf.get(nl + 1), Some(b'{' | b'[')) && nl > 0 {
+            return Some(nl + 1);
+        }
+        end = nl;
+    }
+    None
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
@@ -471,6 +553,16 @@ mod tests {
     fn json_documents_split_at_line_starts() {
         let d = b"{\"a\":1}\n{\"b\":\n  {\"c\":2}\n}\n[1]";
         assert_eq!(json_documents(d), [(0, 8), (8, 26), (26, 29)]);
+    }
+
+    #[test]
+    fn last_document_start_finds_line_starts() {
+        assert_eq!(
+            last_document_start(b"{\"a\":1}\n{\"b\":2}\n{\"c\""),
+            Some(16)
+        );
+        assert_eq!(last_document_start(b"{\"a\":\n  {\"b\":2}}"), None);
+        assert_eq!(last_document_start(b"[1]\n[2]\n"), Some(4));
     }
 
     #[test]

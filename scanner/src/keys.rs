@@ -1,9 +1,10 @@
 //! Sensitive key names: CVV, expiry, cardholder, card number and track data fields, in
-//! snake, camel, kebab, Pascal, upper and bracket forms (`card[cvc]`, `card.cvc`).
+//! snake, camel, kebab, Pascal, upper and bracket forms (`card_cvc`, `cardCvc`,
+//! `card-cvc`, `CARD_CVC`, `card[cvc]`).
 //!
-//! A key is normalized by taking its last non-empty segment between `[`, `]` and `.`,
-//! lowercasing ASCII letters and dropping `_`, `-` and spaces; the result must be one of
-//! the names below, optionally prefixed by `card`, `cc`, `creditcard` or `payment`.
+//! The name part of a key (for `a[b][c]`, the last bracket segment; else the whole key),
+//! lowercased, must be one of the names below with its words joined by `_`, `-` or
+//! nothing, optionally after a prefix `card`, `cc`, `credit_card` or `payment`.
 
 use std::sync::OnceLock;
 
