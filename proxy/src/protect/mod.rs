@@ -14,6 +14,7 @@ pub mod egress;
 mod form;
 mod head;
 mod json;
+mod markup;
 pub mod media;
 pub mod metrics;
 mod multipart;
@@ -84,7 +85,7 @@ pub async fn protect(
             Media::Json => json::plan(bytes, policy, &Scanner::new(Mode::Json))?,
             Media::Form => form::plan(bytes, policy, &Scanner::new(Mode::Form))?,
             Media::Multipart(boundary) => multipart::plan(bytes, boundary, policy)?,
-            Media::Text => text::plan(bytes, policy, &Scanner::new(Mode::Raw)),
+            Media::Text => text::plan(bytes, policy, &Scanner::new(Mode::Raw))?,
         };
         (Some(media), plan)
     };

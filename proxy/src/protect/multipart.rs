@@ -27,7 +27,7 @@ pub fn plan(body: &[u8], boundary: &str, policy: &Inspection) -> Result<Plan, Pr
     for region in regions {
         merge(
             &mut plan,
-            text::plan(&body[region.clone()], policy, &raw),
+            text::plan(&body[region.clone()], policy, &raw)?,
             region.start,
         );
     }
@@ -47,7 +47,7 @@ pub fn plan(body: &[u8], boundary: &str, policy: &Inspection) -> Result<Plan, Pr
             Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
                 json::plan(slice, policy, &json_scanner)?
             }
-            _ => text::plan(slice, policy, &raw),
+            _ => text::plan(slice, policy, &raw)?,
         };
         merge(&mut plan, sub, part.body.start);
     }

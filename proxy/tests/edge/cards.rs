@@ -608,3 +608,160 @@ async fn shadow_mode_forwards_and_counts() {
         "shadow mode only reports"
     );
 }
+
+#[tokio::test]
+async fn markup_that_hides_digits_is_refused_and_plain_xml_is_tokenized() {
+    let stack = tokenizing(OnDetected::Tokenize).await;
+    let c = stack.client();
+    for hidden in [
+        "<pay><pan>&#52;242424242424242</pan></pay>",
+        "<pay><pan>42424242<!-- x -->42424242</pan></pay>",
+        "<pay><pan><![CDATA[4242424242]]>424242</pan></pay>",
+    ] {
+        let resp = c.send(post("/", "application/xml", hidden)).await;
+        assert_eq!(resp.status, 422, "{hidden}");
+    }
+    assert!(stack.upstream.seen().is_empty());
+    let resp = c
+        .send(post(
+            "/",
+            "application/xml",
+            format!("<pay><pan>{VISA}</pan></pay>"),
+        ))
+        .await;
+    assert_eq!(resp.status, 200);
+    assert!(String::from_utf8_lossy(&stack.upstream.only().body).starts_with("<pay><pan>tok_"));
+    assert_clean(&stack, &[VISA]);
+}
+
+#[tokio::test]
+async fn unicode_spellings_and_mislabelled_bodies_are_still_found() {
+    let stack = tokenizing(OnDetected::Tokenize).await;
+    let c = stack.client();
+    let spellings = [
+        "4242\u{a0}4242\u{a0}4242\u{a0}4242",
+        "4242\u{200b}4242\u{200b}4242\u{200b}4242",
+        "\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}\u{ff14}\u{ff12}",
+        "4242_4242_4242_4242",
+    ];
+    for pan in spellings {
+        let resp = c
+            .send(post(
+                "/",
+                "application/json",
+                format!(r#"{{"note":"{pan}"}}"#),
+            ))
+            .await;
+        assert_eq!(resp.status, 200);
+    }
+    // JSON labelled as plain text is read as text: the number is still found.
+    let resp = c
+        .send(post(
+            "/",
+            "text/plain",
+            format!(r#"{{"card":{{"number":"{MASTERCARD}"}}}}"#),
+        ))
+        .await;
+    assert_eq!(resp.status, 200);
+    for seen in stack.upstream.seen() {
+        assert!(
+            String::from_utf8_lossy(&seen.body).contains("tok_"),
+            "{:?}",
+            String::from_utf8_lossy(&seen.body)
+        );
+    }
+    assert_clean(&stack, &[VISA, MASTERCARD, "\u{ff14}\u{ff12}"]);
+}
+
+/// A stand-in for Stripe that answers every request with one status after an optional
+/// delay. A real Stripe (or localstripe) cannot be made to fail on demand; this stands in
+/// only for those failures.
+async fn failing_stripe(
+    status: u16,
+    delay: std::time::Duration,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = service_fn(
+                    move |_req: http::Request<hyper::body::Incoming>| async move {
+                        tokio::time::sleep(delay).await;
+                        let body = r#"{"error":{"type":"api_error","code":"card_declined","message":"x"}}"#;
+                        let mut resp = http::Response::new(http_body_util::Full::new(
+                            Bytes::from_static(body.as_bytes()),
+                        ));
+                        *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        resp.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        if status == 429 {
+                            resp.headers_mut()
+                                .insert("retry-after", "7".parse().unwrap());
+                        }
+                        Ok::<_, std::convert::Infallible>(resp)
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    (url, task)
+}
+
+async fn stack_with_stripe_at(url: String) -> Stack {
+    Stack::start(move |cfg, pki| {
+        let key = pki.path("stripe-key");
+        std::fs::write(&key, "sk_test_outscope").unwrap();
+        cfg.tokenizer = Some(Tokenizer::Stripe(StripeTokenizer {
+            api_base: url,
+            secret_key: SecretRef::File(key),
+            create: StripeObject::PaymentMethod,
+            timeout: std::time::Duration::from_millis(300),
+            max_retries: 1,
+            breaker_failures: 50,
+            breaker_cool_down: std::time::Duration::from_secs(30),
+            connect_timeout: std::time::Duration::from_millis(200),
+            ca: None,
+        }));
+        cfg.routes[0].inspection.cards = card_rules();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn stripe_failures_fail_closed_with_documented_statuses() {
+    let body =
+        format!(r#"{{"card":{{"number":"{VISA}","exp_month":12,"exp_year":2030,"cvc":"123"}}}}"#);
+    let cases: [(u16, u64, u16, &str); 4] = [
+        (500, 0, 503, "tokenizer_unavailable"),
+        (429, 0, 503, "tokenizer_unavailable"),
+        (200, 2000, 503, "tokenizer_unavailable"),
+        (402, 0, 422, "card_refused"),
+    ];
+    for (stripe_status, delay_ms, want, code) in cases {
+        let (url, task) =
+            failing_stripe(stripe_status, std::time::Duration::from_millis(delay_ms)).await;
+        let stack = stack_with_stripe_at(url).await;
+        let resp = stack
+            .client()
+            .send(post("/", "application/json", body.clone()))
+            .await;
+        assert_eq!(
+            resp.status, want,
+            "Stripe answering {stripe_status} after {delay_ms} ms"
+        );
+        assert_eq!(resp.code(), code);
+        if want == 503 {
+            assert!(resp.header("retry-after").is_some());
+        }
+        assert!(
+            stack.upstream.seen().is_empty(),
+            "nothing is forwarded when Stripe fails"
+        );
+        task.abort();
+    }
+}
