@@ -368,7 +368,7 @@ impl StreamLines {
 
 /// Reads a file, decompressing `.gz`.
 fn read_file(path: &Path) -> io::Result<Vec<u8>> {
-    if !path.extension().is_some_and(|e| e == "gz") {
+    if path.extension().is_none_or(|e| e != "gz") {
         // One allocation of the file's size, one read.
         return std::fs::read(path);
     }

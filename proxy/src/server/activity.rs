@@ -1,5 +1,6 @@
-//! Per-connection activity tracking for the idle timeout: an IO wrapper that stamps the
-//! time of the last byte read or written, and a count of requests in flight.
+//! The client connection's IO wrapper: it stamps the time of the last byte read or
+//! written (for the idle timeout), counts requests in flight, and feeds every byte read to
+//! the HTTP/1 framing tracker (`framing.rs`).
 
 use std::io;
 use std::pin::Pin;
@@ -9,6 +10,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::framing::Tracker;
 
 /// When the connection last moved bytes, and how many requests it is serving.
 pub struct Activity {
@@ -57,16 +60,22 @@ impl Drop for InFlight {
     }
 }
 
-/// An IO stream that reports its activity.
+/// An IO stream that reports its activity and, for HTTP/1, its request framing.
 pub struct Tracked<T> {
     inner: T,
     activity: Arc<Activity>,
+    /// None for HTTP/2 connections, whose framing hyper's h2 enforces.
+    framing: Option<Tracker>,
 }
 
 impl<T> Tracked<T> {
-    pub fn new(inner: T, activity: Arc<Activity>) -> Self {
+    pub fn new(inner: T, activity: Arc<Activity>, framing: Option<Tracker>) -> Self {
         activity.touch();
-        Self { inner, activity }
+        Self {
+            inner,
+            activity,
+            framing,
+        }
     }
 }
 
@@ -80,6 +89,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
             self.activity.touch();
+            if let Some(framing) = self.framing.as_mut() {
+                framing.feed(&buf.filled()[before..]);
+            }
         }
         res
     }

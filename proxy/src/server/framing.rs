@@ -10,12 +10,7 @@
 //! later request on it is refused (fail closed).
 
 use std::collections::VecDeque;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The judgement on one request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,64 +284,6 @@ fn judge(head: &[u8], max_headers: usize) -> (Verdict, State) {
         State::Head(Vec::new())
     };
     (Verdict::Clean, next)
-}
-
-/// An IO stream whose reads are followed by a [`Tracker`].
-pub struct Framed<T> {
-    inner: T,
-    tracker: Option<Tracker>,
-}
-
-impl<T> Framed<T> {
-    /// `tracker` is None for HTTP/2 connections, whose framing hyper's h2 enforces.
-    pub fn new(inner: T, tracker: Option<Tracker>) -> Self {
-        Self { inner, tracker }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Framed<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Some(tracker) = self.tracker.as_mut() {
-            tracker.feed(&buf.filled()[before..]);
-        }
-        res
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Framed<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
 }
 
 #[cfg(test)]

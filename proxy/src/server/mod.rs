@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::App;
 use crate::pipeline;
 use activity::{Activity, Tracked};
-use framing::{Framed, Tracker, Verdicts};
+use framing::{Tracker, Verdicts};
 
 /// What the pipeline knows about the connection a request came on.
 pub struct ConnInfo {
@@ -111,7 +111,7 @@ async fn serve(
             verdicts.clone(),
         )
     });
-    let io = TokioIo::new(Tracked::new(Framed::new(tls, tracker), activity.clone()));
+    let io = TokioIo::new(Tracked::new(tls, activity.clone(), tracker));
 
     let service = {
         let (app, activity) = (app.clone(), activity.clone());

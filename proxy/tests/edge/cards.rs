@@ -45,6 +45,31 @@ fn card_rules() -> Vec<CardRule> {
     ]
 }
 
+/// A Stripe tokenizer at `url` with a test key written into the PKI directory.
+fn stripe_tokenizer(
+    pki: &Pki,
+    url: String,
+    create: StripeObject,
+    timeout_ms: u64,
+    max_retries: u32,
+    breaker_failures: u32,
+) -> Tokenizer {
+    let key = pki.path("stripe-key");
+    std::fs::write(&key, "sk_test_outscope").unwrap();
+    let timeout = std::time::Duration::from_millis(timeout_ms);
+    Tokenizer::Stripe(StripeTokenizer {
+        api_base: url,
+        secret_key: SecretRef::File(key),
+        create,
+        timeout,
+        max_retries,
+        breaker_failures,
+        breaker_cool_down: std::time::Duration::from_secs(30),
+        connect_timeout: timeout.min(std::time::Duration::from_millis(200)),
+        ca: None,
+    })
+}
+
 /// A stack whose catch-all route tokenizes with the local vault.
 async fn tokenizing(on_detected: OnDetected) -> Stack {
     Stack::start(move |cfg, pki| {
@@ -476,19 +501,14 @@ async fn stripe_tokenizes_through_localstripe() {
     let stripe = LocalStripe::start();
     let url = stripe.url().to_owned();
     let stack = Stack::start(move |cfg, pki| {
-        let key = pki.path("stripe-key");
-        std::fs::write(&key, "sk_test_outscope").unwrap();
-        cfg.tokenizer = Some(Tokenizer::Stripe(StripeTokenizer {
-            api_base: url,
-            secret_key: SecretRef::File(key),
-            create: StripeObject::PaymentMethod,
-            timeout: std::time::Duration::from_secs(5),
-            max_retries: 1,
-            breaker_failures: 5,
-            breaker_cool_down: std::time::Duration::from_secs(30),
-            connect_timeout: std::time::Duration::from_secs(1),
-            ca: None,
-        }));
+        cfg.tokenizer = Some(stripe_tokenizer(
+            pki,
+            url,
+            StripeObject::PaymentMethod,
+            5000,
+            1,
+            5,
+        ));
         cfg.routes[0].inspection.cards = card_rules();
         cfg.routes[0].inspection.on_detected = OnDetected::Tokenize;
     })
@@ -524,19 +544,7 @@ async fn stripe_down_means_503_and_nothing_forwarded() {
     let url = stripe.url().to_owned();
     stripe.stop();
     let stack = Stack::start(move |cfg, pki| {
-        let key = pki.path("stripe-key");
-        std::fs::write(&key, "sk_test_outscope").unwrap();
-        cfg.tokenizer = Some(Tokenizer::Stripe(StripeTokenizer {
-            api_base: url,
-            secret_key: SecretRef::File(key),
-            create: StripeObject::Token,
-            timeout: std::time::Duration::from_secs(2),
-            max_retries: 0,
-            breaker_failures: 5,
-            breaker_cool_down: std::time::Duration::from_secs(30),
-            connect_timeout: std::time::Duration::from_secs(1),
-            ca: None,
-        }));
+        cfg.tokenizer = Some(stripe_tokenizer(pki, url, StripeObject::Token, 2000, 0, 5));
         cfg.routes[0].inspection.on_detected = OnDetected::Tokenize;
     })
     .await;
@@ -714,19 +722,14 @@ async fn failing_stripe(
 
 async fn stack_with_stripe_at(url: String) -> Stack {
     Stack::start(move |cfg, pki| {
-        let key = pki.path("stripe-key");
-        std::fs::write(&key, "sk_test_outscope").unwrap();
-        cfg.tokenizer = Some(Tokenizer::Stripe(StripeTokenizer {
-            api_base: url,
-            secret_key: SecretRef::File(key),
-            create: StripeObject::PaymentMethod,
-            timeout: std::time::Duration::from_millis(300),
-            max_retries: 1,
-            breaker_failures: 50,
-            breaker_cool_down: std::time::Duration::from_secs(30),
-            connect_timeout: std::time::Duration::from_millis(200),
-            ca: None,
-        }));
+        cfg.tokenizer = Some(stripe_tokenizer(
+            pki,
+            url,
+            StripeObject::PaymentMethod,
+            300,
+            1,
+            50,
+        ));
         cfg.routes[0].inspection.cards = card_rules();
     })
     .await
