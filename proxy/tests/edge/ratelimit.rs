@@ -17,7 +17,7 @@ fn with_key(key: &str) -> http::Request<http_body_util::Full<Bytes>> {
 #[tokio::test]
 async fn a_burst_is_allowed_then_429_with_retry_after_and_ratelimit_headers() {
     let stack = Stack::start(|cfg, _| {
-        cfg.rate_limits.push(per_second(
+        cfg.rate_limits.push(per_minute(
             "per-ip",
             RateLimitKey::ClientIp,
             1,
@@ -30,7 +30,10 @@ async fn a_burst_is_allowed_then_429_with_retry_after_and_ratelimit_headers() {
     for i in 0..3 {
         let resp = stack.client().get("/").await;
         assert_eq!(resp.status, 200, "request {i} is within the burst");
-        assert_eq!(resp.header("ratelimit-policy"), Some(r#""per-ip";q=1;w=1"#));
+        assert_eq!(
+            resp.header("ratelimit-policy"),
+            Some(r#""per-ip";q=1;w=60"#)
+        );
         assert!(
             resp.header("ratelimit")
                 .unwrap()
@@ -40,8 +43,8 @@ async fn a_burst_is_allowed_then_429_with_retry_after_and_ratelimit_headers() {
     let resp = stack.client().get("/").await;
     assert_eq!(resp.status, 429);
     assert_eq!(resp.code(), "rate_limited");
-    assert_eq!(resp.header("retry-after"), Some("1"));
-    assert_eq!(resp.header("ratelimit"), Some(r#""per-ip";r=0;t=1"#));
+    assert_eq!(resp.header("retry-after"), Some("60"));
+    assert_eq!(resp.header("ratelimit"), Some(r#""per-ip";r=0;t=60"#));
     assert_eq!(
         stack.upstream.seen().len(),
         3,
@@ -52,7 +55,7 @@ async fn a_burst_is_allowed_then_429_with_retry_after_and_ratelimit_headers() {
 #[tokio::test]
 async fn api_keys_get_separate_buckets() {
     let stack = Stack::start(|cfg, _| {
-        cfg.rate_limits.push(per_second(
+        cfg.rate_limits.push(per_minute(
             "per-key",
             RateLimitKey::Header("x-api-key".into()),
             1,
@@ -73,7 +76,7 @@ async fn client_certificate_subjects_get_separate_buckets() {
     let stack = Stack::start(|cfg, pki| {
         cfg.listeners[0].tls.client_auth =
             outscope_config::ClientAuth::Required { ca: pki.ca_ref() };
-        cfg.rate_limits.push(per_second(
+        cfg.rate_limits.push(per_minute(
             "per-cert",
             RateLimitKey::ClientCertSubject,
             1,
@@ -99,14 +102,14 @@ async fn client_certificate_subjects_get_separate_buckets() {
 #[tokio::test]
 async fn several_limits_apply_to_one_route_in_order() {
     let stack = Stack::start(|cfg, _| {
-        cfg.rate_limits.push(per_second(
+        cfg.rate_limits.push(per_minute(
             "per-key",
             RateLimitKey::Header("x-api-key".into()),
             1,
             5,
             RateLimitBackend::Local,
         ));
-        cfg.rate_limits.push(per_second(
+        cfg.rate_limits.push(per_minute(
             "whole-route",
             RateLimitKey::Route,
             1,
@@ -138,7 +141,7 @@ async fn two_proxies_share_one_budget_through_redis() {
     let upstream = Upstream::spawn().await;
     let mut cfg = config(&pki, &upstream);
     cfg.redis = Some(redis_config(redis.url()));
-    cfg.rate_limits.push(per_second(
+    cfg.rate_limits.push(per_minute(
         "shared",
         RateLimitKey::Route,
         1,
@@ -181,7 +184,7 @@ async fn after_redis_dies(on_error: OnRedisError) -> (Vec<u16>, String) {
     let mut redis = RedisServer::start();
     let stack = Stack::start(|cfg, _| {
         cfg.redis = Some(redis_config(redis.url()));
-        cfg.rate_limits.push(per_second(
+        cfg.rate_limits.push(per_minute(
             "shared",
             RateLimitKey::Route,
             1,
@@ -259,7 +262,7 @@ async fn a_reload_keeps_the_state_of_unchanged_limits() {
     let pki = Pki::new("ca");
     let upstream = Upstream::spawn().await;
     let mut cfg = config(&pki, &upstream);
-    cfg.rate_limits.push(per_second(
+    cfg.rate_limits.push(per_minute(
         "per-ip",
         RateLimitKey::ClientIp,
         1,

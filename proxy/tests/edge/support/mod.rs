@@ -107,7 +107,9 @@ pub fn route(name: &str, path: PathMatch, upstream: usize) -> Route {
     }
 }
 
-pub fn per_second(
+/// A limit of `requests` per minute with `burst`: slow enough that no token comes back
+/// while a test runs, however loaded the machine (the stories count exact bursts).
+pub fn per_minute(
     name: &str,
     key: RateLimitKey,
     requests: u32,
@@ -118,7 +120,7 @@ pub fn per_second(
         name: name.into(),
         key,
         requests: NonZeroU32::new(requests).unwrap(),
-        per: Duration::from_secs(1),
+        per: Duration::from_secs(60),
         burst: NonZeroU32::new(burst).unwrap(),
         backend,
     }
