@@ -35,10 +35,12 @@ pub fn plan_findings(
                     continue;
                 }
                 let cvc = sibling_cvv(findings, f);
+                let expiry = sibling_expiry(findings, f);
                 let action = Action::Pan {
                     pan: pan.digits().clone(),
                     syntax: syntax(&f.span),
                     cvc,
+                    expiry,
                 };
                 plan.push(f.span.clone(), action, place);
             }
@@ -61,6 +63,41 @@ fn sibling_cvv(findings: &[Finding], pan: &Finding) -> Option<Zeroizing<Vec<u8>>
         .map(|v| Zeroizing::new(v.expose().to_vec()))
 }
 
+/// The expiry found next to a card number: `…month` and `…year` fields, or one combined
+/// `MM/YY` field (a tokenizer such as Stripe needs it to create a card).
+fn sibling_expiry(findings: &[Finding], pan: &Finding) -> Option<(u8, u16)> {
+    let parent = parent(pan.key_path.as_deref()?)?;
+    let (mut month, mut year) = (None, None);
+    for f in findings
+        .iter()
+        .filter(|f| f.kind == Kind::Field(Field::Expiry))
+    {
+        let Some(key) = f.key_path.as_deref() else {
+            continue;
+        };
+        if parent_of(key) != Some(parent) {
+            continue;
+        }
+        let Some(value) = f.value().map(|v| v.expose()) else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        let number = || {
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|t| t.trim().parse::<u16>().ok())
+        };
+        if key.contains("month") {
+            month = number().and_then(|m| u8::try_from(m).ok());
+        } else if key.contains("year") {
+            year = number().map(|y| if y < 100 { 2000 + y } else { y });
+        } else if let Some((m, y)) = super::json::parse_combined_expiry(value) {
+            (month, year) = (Some(m), Some(y));
+        }
+    }
+    Some((month?, year?)).filter(|(m, _)| (1..=12).contains(m))
+}
+
 fn parent(path: &str) -> Option<&str> {
     parent_of(path)
 }
@@ -78,6 +115,19 @@ fn parent_of(path: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::parent_of;
+
+    #[test]
+    fn expiry_next_to_a_card_number_goes_with_it() {
+        use outscope_scanner::{Mode, Scanner};
+        let body = br#"{"card":{"pan":"4242424242424242","exp_month":"07","exp_year":29},"other":{"exp":"01/31"}}"#;
+        let findings = Scanner::new(Mode::Json).scan(body);
+        let pan = findings.iter().find(|f| f.pan().is_some()).expect("a PAN");
+        assert_eq!(super::sibling_expiry(&findings, pan), Some((7, 2029)));
+        let combined = br#"{"card":{"pan":"4242424242424242","expiry":"12/30"}}"#;
+        let findings = Scanner::new(Mode::Json).scan(combined);
+        let pan = findings.iter().find(|f| f.pan().is_some()).expect("a PAN");
+        assert_eq!(super::sibling_expiry(&findings, pan), Some((12, 2030)));
+    }
 
     #[test]
     fn parents_of_key_paths() {

@@ -48,6 +48,8 @@ pub enum Action {
         pan: PanDigits,
         syntax: Syntax,
         cvc: Option<Zeroizing<Vec<u8>>>,
+        /// Month and four-digit year, when found next to the number.
+        expiry: Option<(u8, u16)>,
     },
     /// Remove card data that has no token of its own (a CVV): write these bytes instead.
     Blank(&'static [u8]),

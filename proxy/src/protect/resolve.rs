@@ -51,7 +51,12 @@ pub async fn carry_out(
                 let entry = audited(&edit.place, "tokenized", &result.brand, &result.last4);
                 (render_card(&render, &output, &result, input), Some(entry))
             }
-            Action::Pan { pan, syntax, cvc } => {
+            Action::Pan {
+                pan,
+                syntax,
+                cvc,
+                expiry,
+            } => {
                 let brand_last4 = last4(&pan);
                 match on_detected {
                     OnDetected::Reject => {
@@ -64,6 +69,9 @@ pub async fn carry_out(
                     OnDetected::Tokenize => {
                         let tokenizer = tokenizer.ok_or(ProxyError::TokenizerFailed)?;
                         let mut card = CardInput::new(to_pan(&pan)?);
+                        if let Some((month, year)) = expiry {
+                            card = card.with_expiry(month, year);
+                        }
                         if let Some(cvc) = cvc.as_deref().and_then(|c| Cvc::parse(c).ok()) {
                             card = card.with_cvc(cvc);
                         }

@@ -768,3 +768,40 @@ async fn stripe_failures_fail_closed_with_documented_statuses() {
         task.abort();
     }
 }
+
+#[tokio::test]
+async fn built_in_detection_sends_the_expiry_found_next_to_the_number_to_stripe() {
+    let stripe = LocalStripe::start();
+    let url = stripe.url().to_owned();
+    let stack = Stack::start(move |cfg, pki| {
+        cfg.tokenizer = Some(stripe_tokenizer(
+            pki,
+            url,
+            StripeObject::PaymentMethod,
+            5000,
+            1,
+            5,
+        ));
+        cfg.routes[0].inspection.on_detected = OnDetected::Tokenize;
+    })
+    .await;
+    let body = format!(
+        r#"{{"payment":{{"pan":"{VISA}","exp_month":"12","exp_year":"2030","cvv":"123"}}}}"#
+    );
+    let resp = stack
+        .client()
+        .send(post("/", "application/json", body))
+        .await;
+    assert_eq!(
+        resp.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    let v = json_body(&stack.upstream.only());
+    assert!(
+        v["payment"]["pan"].as_str().unwrap().starts_with("pm_"),
+        "{v}"
+    );
+    assert_clean(&stack, &[VISA, "\"123\""]);
+}
