@@ -271,7 +271,8 @@ pub struct UpstreamUrl {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamTls {
-    /// Extra CA to trust (PEM). None: the bundled web PKI roots.
+    /// The CA bundle (PEM) that verifies the upstream, replacing the bundled web PKI roots.
+    /// None: the bundled web PKI roots.
     pub ca: Option<SecretRef>,
     pub client_cert: Option<ClientCert>,
     /// SNI / verification name; defaults to the URL host.

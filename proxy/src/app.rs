@@ -181,7 +181,9 @@ impl App {
                 .card_data(route_name, "shadowed", shadowed as u64);
             tracing::warn!(target: "audit", route = route_name, request_id, findings = shadowed, "shadow mode: card data was forwarded to the backend");
         }
-        if audit.is_empty() || error.is_some() {
+        // Also when the request failed after its cards were tokenized (upstream down,
+        // egress check): the tokens exist at the tokenizer, so the record must too.
+        if audit.is_empty() {
             return;
         }
         for action in ["tokenized", "masked", "removed"] {
@@ -203,6 +205,7 @@ impl App {
             actions = ?actions,
             brands = ?brands,
             last4 = ?last4,
+            outcome = error.unwrap_or("forwarded"),
             "card data protected"
         );
     }
