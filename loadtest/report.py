@@ -38,7 +38,12 @@ def metric(run, name, stat):
     if run["data"] is None:
         return None
     m = run["data"]["metrics"].get(name)
-    return None if m is None else m["values"].get(stat)
+    if m is None:
+        return None
+    # A threshold's sub-metric exists even when no sample matched (all zeros): no value.
+    if m.get("type") == "trend" and not any(m["values"].values()):
+        return None
+    return m["values"].get(stat)
 
 
 def derived(run):
@@ -111,6 +116,34 @@ def checkout_section(runs, out):
                    + ", ".join(f"{a:+.2f} ms at {r}/s" for r, a in added_p99)
                    + " against nginx's (the goal: under +1 ms at half of saturation).")
     return rows
+
+
+def size_section(runs, out):
+    rows = [r for r in runs if r["kind"].startswith("size-")]
+    if not rows:
+        return
+    out.append("| body | offered req/s | proxy | req/s | p50 ms | p99 ms | CPU s per 1k req "
+               "| body MB per CPU second | proxy CPU % | RSS MiB | errors % | dropped | SLO |")
+    out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    sizes = {"1k": 1024, "16k": 16384, "256k": 262144}
+    ratios = []
+    for size in SIZES:
+        pair = {}
+        for r in (r for r in rows if r["kind"] == "size-" + size):
+            d = derived(r)
+            pair[r["target"]] = d
+            mbps = sizes[size] / (d["cpu_per_1k"] / 1000) / 1e6 if d["cpu_per_1k"] else None
+            out.append(f"| {size[:-1]} KiB | {r['rate']} | {r['target']} | {f(d['rps'], 0)} | {f(d['p50'])} "
+                       f"| {f(d['p99'])} | {f(d['cpu_per_1k'], 3)} | {f(mbps, 0)} | {f(d['cpu_pct'], 0)} "
+                       f"| {f(r['rss_mib'], 1)} | {f(100 * d['errors'] if d['errors'] is not None else None, 3)} "
+                       f"| {d['dropped']} | {d['slo']} |")
+        if "nginx" in pair and "outscope" in pair:
+            n, o = pair["nginx"], pair["outscope"]
+            ratios.append(f"{size[:-1]} KiB: CPU per request {f(ratio(o['cpu_per_1k'], n['cpu_per_1k']))}x, "
+                          f"p50 {f(ratio(o['p50'], n['p50']))}x, p99 {f(ratio(o['p99'], n['p99']))}x")
+    if ratios:
+        out.append("")
+        out.append("outscope/nginx, same run: " + "; ".join(ratios) + ".")
 
 
 def handshake_section(runs, out):
@@ -254,6 +287,12 @@ def main():
                "saturated (the proxy core or k6's core); its latency is queueing, not service time. "
                "Default SLO thresholds: errors <= 0.1 %, p99 < 50 ms overall, < 10 / 20 / 100 ms for "
                "1 KiB / 16 KiB / 256 KiB bodies, no dropped iterations.")
+    out.append("")
+    out.append("## Checkout, one body size at a time")
+    out.append("")
+    out.append("The same script with `SIZE_MIX=<size>=1` (card mix unchanged): where the CPU goes.")
+    out.append("")
+    size_section(runs, out)
     out.append("")
     out.append("## New TLS connection per request (`loadtest/k6/handshakes.js`)")
     out.append("")

@@ -32,7 +32,7 @@ export const options = Object.assign(connection(), {
       rate: RATE,
       timeUnit: '1s',
       duration: __ENV.DURATION || '30s',
-      preAllocatedVUs: num('PRE_VUS', Math.ceil(RATE / 20) + 10),
+      preAllocatedVUs: num('PRE_VUS', Math.ceil(RATE / 10) + 10),
       maxVUs: num('MAX_VUS', Math.min(300, Math.ceil(RATE / 5) + 20)),
       gracefulStop: '5s',
     },
