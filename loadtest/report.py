@@ -11,6 +11,7 @@ import json
 import platform
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -225,14 +226,19 @@ def chart(rows, png):
         lat.plot(x, [p[1]["p99"] for p in pts], "o-", color=colours[target], label=f"{target} p99")
         lat.plot(x, [p[1]["p50"] for p in pts], "s--", color=colours[target], label=f"{target} p50")
         cpu.plot(x, [p[1]["cpu_pct"] for p in pts], "o-", color=colours[target], label=target)
-    lat.set_xscale("log")
+    rates = sorted({r["rate"] for r in rows})
+    for ax in (lat, cpu):
+        ax.set_xscale("log")
+        ax.set_xticks(rates)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     lat.set_yscale("log")
+    lat.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     lat.set_xlabel("offered load (req/s, checkout mix)")
     lat.set_ylabel("latency (ms)")
     lat.set_title("Latency against offered load")
     lat.grid(True, which="both", alpha=0.3)
     lat.legend(fontsize=8)
-    cpu.set_xscale("log")
     cpu.set_xlabel("offered load (req/s, checkout mix)")
     cpu.set_ylabel("proxy CPU (% of core 0)")
     cpu.set_title("Proxy CPU against offered load")
