@@ -3,7 +3,6 @@
 //! key from KV v2, picks up rotations live (refreshes are driven from the test, never
 //! waited for), and keeps serving on the last good secrets when OpenBao goes away.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -141,29 +140,6 @@ async fn checkout(client: &Client, upstream: &Upstream) -> (u16, Option<String>)
         v["card"]["token"].as_str().unwrap_or_default().to_owned()
     });
     (resp.status, token)
-}
-
-/// A plain HTTP/1.1 GET against the admin listener: (status, body).
-async fn admin_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).await.unwrap();
-    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 type Leaf = rustls_pki_types::CertificateDer<'static>;
