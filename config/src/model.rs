@@ -207,6 +207,11 @@ pub struct Redis {
     pub key_prefix: String,
     /// Per-command deadline; past it the command counts as a Redis error.
     pub timeout: Duration,
+    /// HMAC key for rate-limit keys stored in Redis (client IPs, API keys, certificate
+    /// subjects are stored only as keyed digests). Every instance sharing the Redis must use
+    /// the same. None: unkeyed SHA-256 digests (an IPv4 address can then be recovered from
+    /// its digest by trying them all).
+    pub key_secret: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -299,6 +299,7 @@ fn rate_limit_defaults_burst_to_requests_and_redis_errors_to_local() {
             username: None,
             password: None,
             key_prefix: "outscope".into(),
+            key_secret: None,
             timeout: Duration::from_millis(100),
         })
     );

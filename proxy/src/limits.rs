@@ -126,13 +126,22 @@ fn redis_backend(
         }
         None => None,
     };
+    let hasher = match &redis.key_secret {
+        Some(reference) => {
+            KeyHasher::keyed(secrets.get(reference)?.expose()).map_err(|e| LimitsError::Setup {
+                name: "redis.key_secret".into(),
+                reason: e.to_string(),
+            })?
+        }
+        None => KeyHasher::unkeyed(),
+    };
     let options = RedisOptions {
         url: redis.url.clone(),
         username: redis.username.clone(),
         password,
         key_prefix: redis.key_prefix.clone(),
         timeout: redis.timeout,
-        hasher: KeyHasher::unkeyed(),
+        hasher,
         pause_after_error: Duration::from_secs(1),
     };
     RedisBackend::new(options)

@@ -140,8 +140,12 @@ impl Runtime {
     }
 }
 
-/// Whether the Redis password (if any) has the same value as in the previous generation.
+/// Whether the Redis password and key secret (if any) have the same values as in the
+/// previous generation.
 fn redis_secret_same(config: &Config, secrets: &Resolved, previous: &Runtime) -> bool {
-    let password = config.redis.as_ref().and_then(|r| r.password.as_ref());
-    secrets.same_values(&previous.secrets, password)
+    let refs = config
+        .redis
+        .iter()
+        .flat_map(|r| r.password.iter().chain(r.key_secret.iter()));
+    secrets.same_values(&previous.secrets, refs)
 }

@@ -21,6 +21,7 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
         check(cx, node, username(text)).map(|()| text.to_owned())
     });
     let password = optional(cx, &mut t, "password", secret_ref);
+    let key_secret = optional(cx, &mut t, "key_secret", secret_ref);
     // The prefix becomes part of every Redis key (`{prefix:limit:digest}`, one Cluster
     // hash tag), so it follows the same rule as names.
     let key_prefix = or_default(cx, &mut t, "key_prefix", "outscope".to_owned(), name);
@@ -36,6 +37,7 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
         url: url?,
         username: username?,
         password: password?,
+        key_secret: key_secret?,
         key_prefix: key_prefix?,
         timeout: timeout?,
     })

@@ -35,6 +35,9 @@ pub fn collect(config: &Config) -> Vec<Wanted> {
     if let Some(password) = config.redis.as_ref().and_then(|r| r.password.as_ref()) {
         add("redis.password".to_owned(), password);
     }
+    if let Some(key_secret) = config.redis.as_ref().and_then(|r| r.key_secret.as_ref()) {
+        add("redis.key_secret".to_owned(), key_secret);
+    }
     for (i, u) in config.upstreams.iter().enumerate() {
         let Some(tls) = &u.tls else { continue };
         if let Some(ca) = &tls.ca {

@@ -572,6 +572,7 @@ async fn redis_down_for_the_local_vault_means_503() {
             username: None,
             password: None,
             key_prefix: "outscope-cards".into(),
+            key_secret: None,
             timeout: std::time::Duration::from_millis(300),
         });
         cfg.tokenizer = Some(local_vault(pki, LocalStore::Redis));

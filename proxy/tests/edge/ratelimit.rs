@@ -171,6 +171,7 @@ fn redis_config(url: &str) -> outscope_config::Redis {
         username: None,
         password: None,
         key_prefix: format!("outscope-test-{}", rand_suffix()),
+        key_secret: None,
         timeout: std::time::Duration::from_millis(200),
     }
 }
@@ -285,5 +286,51 @@ async fn a_reload_keeps_the_state_of_unchanged_limits() {
         proxy.client(&pki).get("/").await.status,
         200,
         "a changed limit starts afresh"
+    );
+}
+
+#[tokio::test]
+async fn a_key_secret_keys_the_shared_digests_and_must_be_long_enough() {
+    let redis = RedisServer::start();
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let secret = pki.path("ratelimit-key");
+    std::fs::write(&secret, "a shared secret of more than sixteen bytes").unwrap();
+    let mut cfg = config(&pki, &upstream);
+    let mut redis_cfg = redis_config(redis.url());
+    redis_cfg.key_secret = Some(outscope_config::SecretRef::File(secret.clone()));
+    cfg.redis = Some(redis_cfg);
+    cfg.rate_limits.push(per_minute(
+        "shared",
+        RateLimitKey::ClientIp,
+        1,
+        2,
+        RateLimitBackend::Redis {
+            on_error: OnRedisError::FailClosed,
+        },
+    ));
+    cfg.routes[0].rate_limits = vec![0];
+    let a = Proxy::start(cfg.clone()).await;
+    let b = Proxy::start(cfg.clone()).await;
+    let statuses = [
+        a.client(&pki).get("/").await.status,
+        b.client(&pki).get("/").await.status,
+        a.client(&pki).get("/").await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [200, 200, 429],
+        "instances with the same key secret share one budget"
+    );
+
+    std::fs::write(&secret, "too short").unwrap();
+    let refused = outscope::lifecycle::start(cfg)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("key_secret"),
+        "a short key secret is refused at start: {refused}"
     );
 }
