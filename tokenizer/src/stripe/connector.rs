@@ -9,13 +9,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
+use outscope_net::ClientStream;
 use rustls::ClientConfig;
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use crate::error::SetupError;
 
@@ -52,19 +50,19 @@ impl Connector {
         })
     }
 
-    async fn connect(self) -> io::Result<TokioIo<Stream>> {
+    async fn connect(self) -> io::Result<TokioIo<ClientStream>> {
         let addr = (self.host.as_ref(), self.port);
         let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))??;
         tcp.set_nodelay(true)?;
         let stream = match self.tls {
-            None => Stream::Plain(tcp),
+            None => ClientStream::Plain(tcp),
             Some((connector, name)) => {
                 let tls = tokio::time::timeout(self.connect_timeout, connector.connect(name, tcp))
                     .await
                     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS timeout"))??;
-                Stream::Tls(Box::new(tls))
+                ClientStream::Tls(Box::new(tls))
             }
         };
         Ok(TokioIo::new(stream))
@@ -88,7 +86,7 @@ fn client_config(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientCo
 }
 
 impl tower::Service<Uri> for Connector {
-    type Response = TokioIo<Stream>;
+    type Response = TokioIo<ClientStream>;
     type Error = io::Error;
     type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
 
@@ -98,57 +96,5 @@ impl tower::Service<Uri> for Connector {
 
     fn call(&mut self, _uri: Uri) -> Self::Future {
         Box::pin(self.clone().connect())
-    }
-}
-
-/// A plain (loopback only) or TLS connection to the API.
-pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Connection for Stream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
     }
 }
