@@ -228,7 +228,11 @@ impl Runs {
                 }
             }
             let end = pos + lead;
-            if !run_is_clean(hay, (start, end), digits, seps, high, self.p2, self.escape) {
+            // Fewer than 12 M bytes in all cannot hold a card number (`run_is_clean` does
+            // not look at the length, only at digits and at non-ASCII bytes).
+            if len + lead >= 12
+                && !run_is_clean(hay, (start, end), digits, seps, high, self.p2, self.escape)
+            {
                 return Some(start);
             }
             m &= !low;
@@ -533,6 +537,11 @@ mod tests {
             let mut v = vec![b'a'; 58];
             v.extend_from_slice(b"4242424242424242 x");
             assert_eq!(next_flag(isa, &v, 0, 0, None), Some(58), "{isa:?}");
+            // Two non-ASCII bytes across a block boundary are no run of 12.
+            let mut v = vec![b'a'; 63];
+            v.extend_from_slice("\u{ed}a".as_bytes());
+            v.extend_from_slice(&[b'b'; 20]);
+            assert_eq!(next_flag(isa, &v, 0, 0, None), None, "{isa:?}");
             // A plain run of 13 digits that is no card number is skipped.
             assert_eq!(
                 next_flag(isa, b"ts 1706080333639, 1706080333639!", 0, 0, None),
