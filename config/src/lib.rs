@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod allow;
 pub mod model;
 
 mod duration;
@@ -37,6 +38,7 @@ mod syntax_error;
 mod url;
 mod walk;
 
+pub use allow::Shape;
 pub use model::*;
 
 use std::fmt;

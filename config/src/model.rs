@@ -412,9 +412,11 @@ pub struct Inspection {
     pub on_detected: OnDetected,
     /// Configured card objects (structured fields), tokenized as a whole.
     pub cards: Vec<CardRule>,
-    /// Scanner key paths (e.g. `order.reference`) where built-in detection does not apply
-    /// (known false positives). Configured card fields are never exempt.
+    /// Scanner key paths (e.g. `order.reference`, `items[*].sku`) where built-in detection
+    /// does not apply (known false positives). Configured card fields are never exempt.
     pub allow_key_paths: Vec<String>,
+    /// Exact shapes (`ORD-################`) of known false positives, anywhere.
+    pub allow_shapes: Vec<crate::allow::Shape>,
     /// Body types accepted; anything else is 415.
     pub content_types: Vec<BodyType>,
     /// `Content-Encoding`s accepted (decoded before inspection); anything else is 415.
@@ -538,6 +540,22 @@ impl Default for CardOutput {
     }
 }
 
+impl Inspection {
+    /// Whether a found card number at this key path (or place: `path`, `query:<key>`,
+    /// `header:<name>`) is an allow-listed false positive.
+    pub fn allows_key_path(&self, key: &str) -> bool {
+        self.allow_key_paths
+            .iter()
+            .any(|pattern| crate::allow::key_path_matches(pattern, key))
+    }
+
+    /// Whether a found card number at `span` of `haystack` sits inside an allow-listed
+    /// shape.
+    pub fn allows_shape(&self, haystack: &[u8], span: &std::ops::Range<usize>) -> bool {
+        self.allow_shapes.iter().any(|s| s.covers(haystack, span))
+    }
+}
+
 impl Default for Inspection {
     /// Enforce, reject detected card numbers (safe without a tokenizer), every body type
     /// and encoding, conservative limits.
@@ -547,6 +565,7 @@ impl Default for Inspection {
             on_detected: OnDetected::Reject,
             cards: Vec::new(),
             allow_key_paths: Vec::new(),
+            allow_shapes: Vec::new(),
             content_types: vec![
                 BodyType::Json,
                 BodyType::Form,

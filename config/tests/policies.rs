@@ -125,6 +125,7 @@ fn every_inspection_setting_is_read() {
         r#"[routes.inspection]
 on_detected = "mask"
 allow_key_paths = ["order.reference", "items[0].sku", "order[ref]"]
+allow_shapes = ["ORD-####", 'id\#####']
 content_types = ["form", "json"]
 encodings = ["zstd"]
 max_decompressed_bytes = 1024
@@ -144,6 +145,10 @@ file_parts = "reject"
                 "order.reference".into(),
                 "items[0].sku".into(),
                 "order[ref]".into()
+            ],
+            allow_shapes: vec![
+                outscope_config::Shape::parse("ORD-####").unwrap(),
+                outscope_config::Shape::parse("id\\#####").unwrap(),
             ],
             content_types: vec![BodyType::Form, BodyType::Json],
             encodings: vec![Encoding::Zstd],

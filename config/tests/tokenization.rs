@@ -357,6 +357,24 @@ fn body_types_encodings_and_limits() {
             "expected one of \"scan\", \"reject\"",
         ),
         case(
+            "a shape of digits alone would exempt real cards",
+            inspection_alone("allow_shapes = [\"#### #### #### ####\"]"),
+            "routes[0].inspection.allow_shapes[0]",
+            "must contain a letter or symbol besides digits and separators",
+        ),
+        case(
+            "a shape cannot spell out a card number",
+            inspection_alone("allow_shapes = [\"ORD-4242424242424242\"]"),
+            "routes[0].inspection.allow_shapes[0]",
+            "must contain at least one `#`",
+        ),
+        case(
+            "a shape is listed once",
+            inspection_alone("allow_shapes = [\"ORD-#\", \"ORD-#\"]"),
+            "routes[0].inspection.allow_shapes[1]",
+            "listed twice",
+        ),
+        case(
             "a misspelt inspection key gets a suggestion",
             inspection_alone("on_detect = \"mask\""),
             "routes[0].inspection.on_detect",

@@ -142,7 +142,7 @@ fn bench(c: &mut Criterion) {
                 &p.headers,
                 &protected.body,
                 protected.media.as_ref(),
-                &[],
+                &route.inspection,
             )
             .is_ok()
         })

@@ -159,7 +159,7 @@ impl App {
         route: Option<usize>,
         request_id: &str,
         audit: &[crate::protect::Audited],
-        shadowed: usize,
+        let_through: crate::protect::LetThrough,
         error: Option<&'static str>,
     ) {
         let route_name = route
@@ -176,10 +176,15 @@ impl App {
             Some("card_refused") => self.cards.tokenizer_error(tokenizer, "refused"),
             _ => {}
         }
+        let crate::protect::LetThrough { shadowed, allowed } = let_through;
         if shadowed > 0 {
             self.cards
                 .card_data(route_name, "shadowed", shadowed as u64);
             tracing::warn!(target: "audit", route = route_name, request_id, findings = shadowed, "shadow mode: card data was forwarded to the backend");
+        }
+        if allowed > 0 {
+            self.cards.card_data(route_name, "allowed", allowed as u64);
+            tracing::info!(target: "audit", route = route_name, request_id, findings = allowed, "allow-listed numbers (allow_key_paths, allow_shapes) were forwarded");
         }
         // Also when the request failed after its cards were tokenized (upstream down,
         // egress check): the tokens exist at the tokenizer, so the record must too.

@@ -2,6 +2,7 @@
 //! `shadow` and `off` let card data reach the backend, so they need a written
 //! acknowledgement on the same table.
 
+use crate::allow::Shape;
 use crate::model::{BodyType, Encoding, FileParts, Inspection, InspectionMode, OnDetected};
 use crate::sections::read::{check, one_of, or_default, positive};
 use crate::sections::{At, Cx, cards};
@@ -76,6 +77,7 @@ pub(crate) fn inspection(cx: &mut Cx<'_>, node: Option<&Node<'_, '_>>) -> Option
         None => Some(Vec::new()),
     };
     let allow_key_paths = or_default(cx, &mut t, "allow_key_paths", Vec::new(), key_paths);
+    let allow_shapes = or_default(cx, &mut t, "allow_shapes", Vec::new(), shapes);
     let max_decompressed_bytes = or_default(
         cx,
         &mut t,
@@ -107,6 +109,7 @@ pub(crate) fn inspection(cx: &mut Cx<'_>, node: Option<&Node<'_, '_>>) -> Option
         on_detected: on_detected?,
         cards: cards?,
         allow_key_paths: allow_key_paths?,
+        allow_shapes: allow_shapes?,
         content_types: content_types?,
         encodings: encodings?,
         max_decompressed_bytes: max_decompressed_bytes?,
@@ -216,6 +219,24 @@ fn key_paths(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Vec<String>> {
                 ok = false;
             }
             Some(()) => out.push((*text).to_owned()),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// Exact shapes of known false positives (see [`Shape`]).
+fn shapes(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Vec<Shape>> {
+    let items = node.strings(cx)?;
+    let mut out: Vec<Shape> = Vec::new();
+    let mut ok = true;
+    for (item, text) in &items {
+        match check(cx, item, Shape::parse(text)) {
+            Some(shape) if out.contains(&shape) => {
+                item.report(cx, "listed twice");
+                ok = false;
+            }
+            Some(shape) => out.push(shape),
             None => ok = false,
         }
     }

@@ -37,7 +37,7 @@ struct Outcome {
     request_bytes: u64,
     rate_headers: Option<outscope_ratelimit::headers::RateLimitHeaders>,
     audit: Vec<protect::Audited>,
-    shadowed: usize,
+    let_through: protect::LetThrough,
 }
 
 /// The response body size when known up front (fixed bodies, upstream Content-Length).
@@ -73,7 +73,7 @@ pub async fn handle(
         outcome.route,
         id_value.to_str().unwrap_or_default(),
         &outcome.audit,
-        outcome.shadowed,
+        outcome.let_through,
         outcome.error,
     );
     let protected = outcome
@@ -144,7 +144,7 @@ async fn drive(
     outcome.request_bytes = body.len() as u64;
     let protected = protect::protect(rt.tokenizer.as_ref(), route, &mut parts, body).await?;
     outcome.audit = protected.audit;
-    outcome.shadowed = protected.shadowed;
+    outcome.let_through = protected.let_through;
     let upstream = rt
         .upstreams
         .get(route.upstream)
@@ -160,10 +160,10 @@ async fn drive(
         request_id,
     )?;
     if route.inspection.mode == InspectionMode::Enforce {
-        let allow = &route.inspection.allow_key_paths;
+        let policy = &route.inspection;
         // The structured reader already read these exact bytes when nothing was rewritten (it
         // reads again only to place raw findings against the allow-list); raw always runs.
-        let reread = if protected.body_rewritten || !allow.is_empty() {
+        let reread = if protected.body_rewritten || !policy.allow_key_paths.is_empty() {
             protected.media.as_ref()
         } else {
             None
@@ -173,7 +173,7 @@ async fn drive(
             upstream_req.headers(),
             &forwarded_body,
             reread,
-            allow,
+            policy,
         )?;
     }
     let mut resp = match upstream.send(upstream_req).await {

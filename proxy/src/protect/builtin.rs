@@ -10,9 +10,11 @@ use zeroize::Zeroizing;
 
 use super::plan::{Action, Plan, Syntax};
 
-/// Adds an edit for every finding not already inside a planned edit. `syntax` says how a
-/// token is written at a span; `blank` what replaces a CVV value.
+/// Adds an edit for every finding (spans into `bytes`) not already inside a planned edit
+/// and not allow-listed (counted in `plan.allowed` instead). `syntax` says how a token is
+/// written at a span; `blank` what replaces a CVV value.
 pub fn plan_findings(
+    bytes: &[u8],
     findings: &[Finding],
     policy: &Inspection,
     plan: &mut Plan,
@@ -27,11 +29,14 @@ pub fn plan_findings(
         match f.kind {
             Kind::Pan | Kind::Track1 | Kind::Track2 => {
                 let allowed = f.kind == Kind::Pan
-                    && f.key_path
-                        .as_ref()
-                        .is_some_and(|k| policy.allow_key_paths.iter().any(|a| a == k));
+                    && (f
+                        .key_path
+                        .as_deref()
+                        .is_some_and(|k| policy.allows_key_path(k))
+                        || policy.allows_shape(bytes, &f.span));
                 let Some(pan) = f.pan() else { continue };
                 if allowed {
+                    plan.allowed += 1;
                     continue;
                 }
                 let cvc = sibling_cvv(findings, f);

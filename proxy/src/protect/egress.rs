@@ -7,40 +7,49 @@ use std::ops::Range;
 use http::{HeaderMap, Uri};
 use outscope_scanner::{Finding, Mode, Scanner};
 
+use outscope_config::Inspection;
+
 use super::head::scan_both;
 use super::media::Media;
 use crate::errors::ProxyError;
 
 /// Refuses the request if any card number or track remains, outside the route's
-/// allow-listed places.
+/// allow-listed places and shapes.
 pub fn check(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     media: Option<&Media>,
-    allow: &[String],
+    policy: &Inspection,
 ) -> Result<(), ProxyError> {
-    let allowed = |place: &str| allow.iter().any(|a| a == place);
-    if has_card(&scan_both(uri.path().as_bytes()), |_| allowed("path")) {
+    let shape = |bytes: &[u8], f: &Finding| policy.allows_shape(bytes, &f.span);
+    let path = uri.path().as_bytes();
+    if has_card(&scan_both(path), |f| {
+        policy.allows_key_path("path") || shape(path, f)
+    }) {
         return Err(ProxyError::EgressBlocked);
     }
     if let Some(q) = uri.query()
         && has_card(&scan_both(q.as_bytes()), |f| {
             f.key_path
                 .as_deref()
-                .is_some_and(|k| allowed(&format!("query:{k}")))
+                .is_some_and(|k| policy.allows_key_path(&format!("query:{k}")))
+                || shape(q.as_bytes(), f)
         })
     {
         return Err(ProxyError::EgressBlocked);
     }
     for (name, value) in headers {
         let place = format!("header:{}", name.as_str());
-        if has_card(&scan_both(value.as_bytes()), |_| allowed(&place)) {
+        let value = value.as_bytes();
+        if has_card(&scan_both(value), |f| {
+            policy.allows_key_path(&place) || shape(value, f)
+        }) {
             return Err(ProxyError::EgressBlocked);
         }
     }
     let structured = match media {
-        Some(Media::Json) if !allow.is_empty() || raw_may_miss_in_json(body) => {
+        Some(Media::Json) if !policy.allow_key_paths.is_empty() || raw_may_miss_in_json(body) => {
             Scanner::new(Mode::Json).scan(body)
         }
         Some(Media::Form) => Scanner::new(Mode::Form).scan(body),
@@ -48,17 +57,20 @@ pub fn check(
     };
     let allowed_spans: Vec<Range<usize>> = structured
         .iter()
-        .filter(|f| f.key_path.as_deref().is_some_and(allowed))
+        .filter(|f| {
+            f.key_path
+                .as_deref()
+                .is_some_and(|k| policy.allows_key_path(k))
+        })
         .map(|f| f.span.clone())
         .collect();
-    let inside_allowed = |f: &Finding| {
-        allowed_spans
-            .iter()
-            .any(|a| a.start < f.span.end && f.span.start < a.end)
+    let exempt = |f: &Finding| {
+        shape(body, f)
+            || allowed_spans
+                .iter()
+                .any(|a| a.start < f.span.end && f.span.start < a.end)
     };
-    if has_card(&structured, inside_allowed)
-        || has_card(&Scanner::new(Mode::Raw).scan(body), inside_allowed)
-    {
+    if has_card(&structured, exempt) || has_card(&Scanner::new(Mode::Raw).scan(body), exempt) {
         return Err(ProxyError::EgressBlocked);
     }
     Ok(())
@@ -108,21 +120,34 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn policy() -> Inspection {
+        Inspection::default()
+    }
+
     #[test]
     fn a_card_anywhere_blocks() {
         let h = HeaderMap::new();
-        assert!(check(&uri("/a/4242424242424242"), &h, b"", None, &[]).is_err());
-        assert!(check(&uri("/a?n=4242%204242%204242%204242"), &h, b"", None, &[]).is_err());
+        assert!(check(&uri("/a/4242424242424242"), &h, b"", None, &policy()).is_err());
+        assert!(
+            check(
+                &uri("/a?n=4242%204242%204242%204242"),
+                &h,
+                b"",
+                None,
+                &policy()
+            )
+            .is_err()
+        );
         let mut hh = HeaderMap::new();
         hh.insert("x-note", "card 5555-5555-5555-4444".parse().unwrap());
-        assert!(check(&uri("/"), &hh, b"", None, &[]).is_err());
+        assert!(check(&uri("/"), &hh, b"", None, &policy()).is_err());
         assert!(
             check(
                 &uri("/"),
                 &h,
                 br#"{"n":"\u0034242424242424242"}"#,
                 Some(&Media::Json),
-                &[]
+                &policy()
             )
             .is_err()
         );
@@ -132,7 +157,7 @@ mod tests {
                 &h,
                 b"note=4242424242424242",
                 Some(&Media::Text),
-                &[]
+                &policy()
             )
             .is_err()
         );
@@ -142,7 +167,7 @@ mod tests {
                 &h,
                 br#"{"token":"tok_abc","last4":"4242"}"#,
                 Some(&Media::Json),
-                &[]
+                &policy()
             )
             .is_ok()
         );
@@ -164,7 +189,7 @@ mod tests {
                 &h,
                 br#"{"n":51051051051051e2}"#,
                 Some(&Media::Json),
-                &[]
+                &policy()
             )
             .is_err()
         );
@@ -174,7 +199,7 @@ mod tests {
                 &h,
                 br#"{"n":"\u0034\u0032\u0034\u0032424242424242"}"#,
                 Some(&Media::Json),
-                &[]
+                &policy()
             )
             .is_err()
         );
@@ -183,17 +208,30 @@ mod tests {
     #[test]
     fn allow_listed_places_pass() {
         let h = HeaderMap::new();
-        let body = br#"{"order":{"reference":"4242424242424242"}}"#;
-        assert!(check(&uri("/"), &h, body, Some(&Media::Json), &[]).is_err());
-        assert!(
-            check(
-                &uri("/"),
-                &h,
-                body,
-                Some(&Media::Json),
-                &["order.reference".into()]
-            )
-            .is_ok()
-        );
+        let body = br#"{"items":[{"ref":"4242424242424242"},{"ref":"5555555555554444"}]}"#;
+        assert!(check(&uri("/"), &h, body, Some(&Media::Json), &policy()).is_err());
+        let mut allow = policy();
+        allow.allow_key_paths = vec!["items[*].ref".into()];
+        assert!(check(&uri("/"), &h, body, Some(&Media::Json), &allow).is_ok());
+        allow.allow_key_paths = vec!["items[0].ref".into()];
+        assert!(check(&uri("/"), &h, body, Some(&Media::Json), &allow).is_err());
+    }
+
+    #[test]
+    fn allow_listed_shapes_pass_wherever_they_are_and_only_exactly() {
+        let mut allow = policy();
+        allow.allow_shapes = vec![outscope_config::Shape::parse("ORD-################").unwrap()];
+        let h = HeaderMap::new();
+        let body = br#"{"note":"see ORD-4242424242424242"}"#;
+        assert!(check(&uri("/"), &h, body, Some(&Media::Json), &policy()).is_err());
+        assert!(check(&uri("/"), &h, body, Some(&Media::Json), &allow).is_ok());
+        assert!(check(&uri("/o/ORD-4242424242424242"), &h, b"", None, &allow).is_ok());
+        let mut hh = HeaderMap::new();
+        hh.insert("x-order", "ORD-4242424242424242".parse().unwrap());
+        assert!(check(&uri("/"), &hh, b"", None, &allow).is_ok());
+        // The same digits without the shape, or beside an allowed one, still block.
+        let mixed = br#"{"a":"ORD-4242424242424242","b":"5555555555554444"}"#;
+        assert!(check(&uri("/"), &h, mixed, Some(&Media::Json), &allow).is_err());
+        assert!(check(&uri("/o/4242424242424242"), &h, b"", None, &allow).is_err());
     }
 }

@@ -25,7 +25,14 @@ pub fn plan(body: &[u8], policy: &Inspection, scanner: &Scanner) -> Result<Plan,
     }
     let findings = scanner.scan(body);
     refuse_duplicates(&keys, &findings)?;
-    builtin::plan_findings(&findings, policy, &mut plan, |_| Syntax::Bare, |_| b"");
+    builtin::plan_findings(
+        body,
+        &findings,
+        policy,
+        &mut plan,
+        |_| Syntax::Bare,
+        |_| b"",
+    );
     Ok(plan)
 }
 

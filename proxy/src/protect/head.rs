@@ -51,7 +51,14 @@ pub fn plan(bytes: &[u8], place: &str, policy: &Inspection) -> Plan {
         })
         .collect();
     let mut plan = Plan::default();
-    builtin::plan_findings(&findings, policy, &mut plan, |_| Syntax::Bare, |_| b"");
+    builtin::plan_findings(
+        bytes,
+        &findings,
+        policy,
+        &mut plan,
+        |_| Syntax::Bare,
+        |_| b"",
+    );
     plan
 }
 

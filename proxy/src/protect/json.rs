@@ -45,6 +45,7 @@ pub fn plan(body: &[u8], policy: &Inspection, scanner: &Scanner) -> Result<Plan,
         }
     };
     builtin::plan_findings(
+        body,
         &findings,
         policy,
         &mut plan,

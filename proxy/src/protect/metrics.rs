@@ -2,7 +2,7 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `outscope_card_data_total` | `route`, `action` (`tokenized`, `masked`, `removed`, `shadowed`) |
+//! | `outscope_card_data_total` | `route`, `action` (`tokenized`, `masked`, `removed`, `shadowed`, `allowed`) |
 //! | `outscope_egress_blocked_total` | `route` |
 //! | `outscope_tokenizer_errors_total` | `tokenizer`, `kind` (`unavailable`, `failed`, `refused`) |
 //!

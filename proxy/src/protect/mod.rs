@@ -43,10 +43,19 @@ pub struct Protected {
     /// How the body was read (None: empty body or inspection off).
     pub media: Option<Media>,
     pub audit: Vec<Audited>,
-    /// Shadow mode: how many findings were let through.
-    pub shadowed: usize,
+    /// Card data found and deliberately forwarded.
+    pub let_through: LetThrough,
     /// Whether the body bytes differ from what the planning scan read (edits were made).
     pub body_rewritten: bool,
+}
+
+/// Card data found and deliberately forwarded, counted per request.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LetThrough {
+    /// Shadow mode: findings reported, not acted on.
+    pub shadowed: usize,
+    /// Allow-listed false positives (`allow_key_paths`, `allow_shapes`).
+    pub allowed: usize,
 }
 
 /// Runs phases 6 to 8 on a request. Head edits are made in `parts`; the new body is
@@ -63,7 +72,7 @@ pub async fn protect(
             body: body.into_bytes(),
             media: None,
             audit: Vec::new(),
-            shadowed: 0,
+            let_through: LetThrough::default(),
             body_rewritten: false,
         });
     }
@@ -111,6 +120,16 @@ pub async fn protect(
                 ),
             )
         })
+        .collect();
+    let allowed = body_plan.allowed
+        + path_plan.allowed
+        + query_plan.allowed
+        + header_plans
+            .iter()
+            .map(|(_, _, p)| p.allowed)
+            .sum::<usize>();
+    let header_plans: Vec<_> = header_plans
+        .into_iter()
         .filter(|(_, _, p)| !p.is_empty())
         .collect();
 
@@ -126,7 +145,7 @@ pub async fn protect(
             body: body.into_bytes(),
             media: None,
             audit: Vec::new(),
-            shadowed,
+            let_through: LetThrough { shadowed, allowed },
             body_rewritten: false,
         });
     }
@@ -186,7 +205,10 @@ pub async fn protect(
         body: new_body,
         media,
         audit,
-        shadowed: 0,
+        let_through: LetThrough {
+            shadowed: 0,
+            allowed,
+        },
         body_rewritten,
     })
 }

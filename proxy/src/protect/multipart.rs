@@ -68,6 +68,7 @@ fn names_a_cvv(name: &str) -> bool {
 
 /// Adds a region's edits, shifted to body offsets, skipping those inside planned edits.
 fn merge(plan: &mut Plan, sub: Plan, offset: usize) {
+    plan.allowed += sub.allowed;
     for mut edit in sub.edits {
         edit.span = edit.span.start + offset..edit.span.end + offset;
         if !plan.covers(&edit.span) {

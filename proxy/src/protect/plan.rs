@@ -66,6 +66,8 @@ pub struct Edit {
 #[derive(Default)]
 pub struct Plan {
     pub edits: Vec<Edit>,
+    /// Card numbers found but left alone: allow-listed false positives.
+    pub allowed: usize,
 }
 
 impl Plan {

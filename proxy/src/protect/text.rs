@@ -18,6 +18,13 @@ pub fn plan(
         findings.iter().filter(|f| f.pan().is_some()).count(),
     )?;
     let mut plan = Plan::default();
-    builtin::plan_findings(&findings, policy, &mut plan, |_| Syntax::Bare, |_| b"");
+    builtin::plan_findings(
+        body,
+        &findings,
+        policy,
+        &mut plan,
+        |_| Syntax::Bare,
+        |_| b"",
+    );
     Ok(plan)
 }

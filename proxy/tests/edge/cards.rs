@@ -330,6 +330,50 @@ async fn allow_listed_key_paths_pass_unchanged() {
     assert_eq!(stack.upstream.only().body, body.as_bytes());
 }
 
+#[tokio::test]
+async fn allow_listed_shapes_and_indexed_key_paths_pass_and_are_counted() {
+    let stack = Stack::start(|cfg, _| {
+        let inspection = &mut cfg.routes[0].inspection;
+        inspection.allow_key_paths = vec!["items[*].sku".into()];
+        inspection.allow_shapes =
+            vec![outscope_config::Shape::parse("ORD-################").unwrap()];
+    })
+    .await;
+    let body = format!(
+        r#"{{"items":[{{"sku":"{VISA}"}},{{"sku":"{MASTERCARD}"}}],"note":"re ORD-{VISA}"}}"#
+    );
+    let resp = stack
+        .client()
+        .send(post("/", "application/json", body.clone()))
+        .await;
+    assert_eq!(resp.status, 200, "{:?}", resp.body);
+    assert_eq!(stack.upstream.only().body, body.as_bytes());
+    let (_, metrics) = admin_get(stack.proxy.running.admin_addr, "/metrics").await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_card_data_total{route="all",action="allowed"}"#
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+
+    // The same number outside the shape (bare, spelt with spaces, another index-free key
+    // path) is still refused.
+    for outside in [
+        format!(r#"{{"note":"re {VISA}"}}"#),
+        r#"{"note":"re ORD-4242 4242 4242 4242"}"#.to_owned(),
+        format!(r#"{{"item":{{"sku":"{VISA}"}}}}"#),
+    ] {
+        let resp = stack
+            .client()
+            .send(post("/", "application/json", outside))
+            .await;
+        assert_eq!(resp.status, 422, "{:?}", resp.body);
+    }
+    assert_eq!(stack.upstream.seen().len(), 1);
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
