@@ -139,6 +139,14 @@ pub enum UnavailableCause {
     StoreFull,
     #[error("token store holds a record we could not read")]
     StoreCorrupt,
+    /// Envelope encryption: no data key in memory (Vault transit has not answered since
+    /// start), so new cards cannot be sealed.
+    #[error("no data key: Vault transit has not provided one")]
+    NoDataKey,
+    /// Envelope encryption: Vault transit was unreachable when a record's data key had to
+    /// be unwrapped.
+    #[error("Vault transit unreachable")]
+    KeyService,
 }
 
 /// A safe code for a card the provider refused. Never the provider's free text.

@@ -29,7 +29,7 @@
 //!
 //! | kind | when | suggested answer |
 //! | --- | --- | --- |
-//! | `unavailable` | connect/transport failure, 5xx, 429 (after retries), unreadable answer, store down or full | 503 + `Retry-After` (or 502) |
+//! | `unavailable` | connect/transport failure, 5xx, 429 (after retries), unreadable answer, store down or full, no envelope data key (Vault transit down) | 503 + `Retry-After` (or 502) |
 //! | `timeout` | no answer within the per-attempt timeout (not retried) | 504 / 503 |
 //! | `rejected` | the provider refused the card: [`RejectCode`] (`card_declined`, `invalid_number`, ...) | 422 (402 for declines) |
 //! | `misconfigured` | 401/403 (bad key), 404/405 (wrong `api_base`), vault key id missing | 500/502 + alert |
@@ -56,8 +56,8 @@ pub use error::{
     CardError, ErrorKind, KeyFileError, RejectCode, SetupError, TokenizeError, UnavailableCause,
 };
 pub use local::{
-    KeyRing, LocalOptions, LocalVault, MEMORY_MAX_RECORDS, RedisStoreOptions, StoreOptions,
-    TokenFormat,
+    CurrentKey, DataKeys, KeyError, KeyRing, KeyStats, LocalOptions, LocalVault,
+    MEMORY_MAX_RECORDS, RedisStoreOptions, RewrapError, RewrapPage, StoreOptions, TokenFormat,
 };
 pub use result::TokenResult;
 pub use secret::SecretString;
@@ -85,6 +85,14 @@ impl Tokenizer {
         match self {
             Tokenizer::Stripe(stripe) => Some(stripe.circuit_state()),
             Tokenizer::Local(_) => None,
+        }
+    }
+
+    /// The local vault's envelope data keys, when it uses them.
+    pub fn data_keys(&self) -> Option<&std::sync::Arc<DataKeys>> {
+        match self {
+            Tokenizer::Stripe(_) => None,
+            Tokenizer::Local(vault) => vault.data_keys(),
         }
     }
 

@@ -19,6 +19,7 @@ fn redis_vault(url: &str, prefix: &str, keys: &str) -> LocalVault {
         keys: KeyRing::parse(keys).unwrap(),
         format: TokenFormat::Random,
         store: StoreOptions::Redis(store),
+        envelope: None,
     };
     LocalVault::new(options).unwrap()
 }
@@ -201,6 +202,7 @@ fn bad_prefixes_and_urls_are_refused_without_echoing_them() {
         keys,
         format: TokenFormat::Random,
         store: StoreOptions::Redis(RedisStoreOptions::new("redis://127.0.0.1:1", "bad prefix!")),
+        envelope: None,
     };
     assert_eq!(
         LocalVault::new(options).unwrap_err().to_string(),
@@ -211,6 +213,7 @@ fn bad_prefixes_and_urls_are_refused_without_echoing_them() {
         keys,
         format: TokenFormat::Random,
         store: StoreOptions::Redis(RedisStoreOptions::new("nope://user:hunter2@x", "ok")),
+        envelope: None,
     };
     let err = LocalVault::new(options).unwrap_err();
     assert!(!format!("{err} {err:?}").contains("hunter2"));
@@ -237,6 +240,7 @@ async fn a_password_protected_redis_is_reached_with_the_configured_credentials()
             keys: KeyRing::parse(&keys).unwrap(),
             format: TokenFormat::Random,
             store: StoreOptions::Redis(store),
+            envelope: None,
         })
         .unwrap()
     };

@@ -118,6 +118,7 @@ async fn vault_failures_and_debug_output_never_show_card_data_or_keys() {
         keys: KeyRing::parse(&keys).unwrap(),
         format: TokenFormat::Alias,
         store: StoreOptions::Redis(redis),
+        envelope: None,
     };
     shown.push(format!("{options:?}"));
     let down = LocalVault::new(options).unwrap();

@@ -65,6 +65,17 @@ impl KeyRing {
         KeyRing::parse_lines(keys, Some(fingerprint)).map_err(SetupError::KeyFile)
     }
 
+    /// The fingerprint key alone (base64 of 32 bytes), for a vault whose records are all
+    /// sealed with envelope data keys ([`DataKeys`](super::DataKeys)).
+    pub fn fingerprint_only(fingerprint_key: &str) -> Result<KeyRing, SetupError> {
+        let fingerprint = decode_key(fingerprint_key.trim())
+            .ok_or(SetupError::KeyFile(KeyFileError::FingerprintKey))?;
+        Ok(KeyRing {
+            keys: Vec::new(),
+            fingerprint,
+        })
+    }
+
     fn parse_lines(
         text: &str,
         given_fingerprint: Option<Zeroizing<[u8; 32]>>,
@@ -116,7 +127,8 @@ impl KeyRing {
         Zeroizing::new(format!("{id}:{}", encoded.as_str()))
     }
 
-    /// Key ids in file order (the first is current).
+    /// Key ids in file order (the first is current); empty for
+    /// [`fingerprint_only`](Self::fingerprint_only).
     pub fn key_ids(&self) -> Vec<&str> {
         self.keys.iter().map(|(id, _)| id.as_str()).collect()
     }
@@ -132,7 +144,7 @@ impl KeyRing {
         mac.finalize().into_bytes().into()
     }
 
-    /// Encrypts with the current key: `(key id, nonce || ciphertext)`.
+    /// Encrypts with the current key: `(key id, nonce || ciphertext)`; `None` without one.
     pub(crate) fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Option<(&str, Vec<u8>)> {
         let (id, cipher) = self.keys.first()?;
         let mut nonce = [0u8; NONCE_LEN];

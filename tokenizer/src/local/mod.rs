@@ -1,8 +1,17 @@
 //! outscope's own vault: random tokens, the PAN sealed with AES-256-GCM (token and key id
 //! as associated data), same card to same token through a keyed HMAC index. The CVC, the
 //! expiry and the cardholder name are never stored.
+//!
+//! Two ways to hold the encryption keys: a static key ring ([`KeyRing`], record v1), or
+//! envelope encryption with data keys from Vault transit ([`DataKeys`], record v2). With
+//! both, new records are sealed by envelope and the key ring still opens older ones;
+//! [`LocalVault::rewrap_page`] moves them (and records under retired transit key
+//! versions) to the current data key.
 
+mod envelope;
 mod keys;
+mod record;
+mod rewrap;
 mod store;
 mod token;
 
@@ -10,34 +19,42 @@ use std::sync::Arc;
 
 use outscope_scanner::{Kind, Mode};
 
+use zeroize::Zeroizing;
+
 use crate::card::{CardInput, Pan};
 use crate::error::{RejectCode, SetupError, TokenizeError, UnavailableCause};
 use crate::result::TokenResult;
+pub use envelope::{CurrentKey, DataKeys, KeyError, KeyStats};
 use keys::DecryptError;
 pub use keys::KeyRing;
+use record::Record;
+pub use rewrap::{RewrapError, RewrapPage};
 pub use store::{MEMORY_MAX_RECORDS, RedisStoreOptions, StoreOptions};
 pub use token::TokenFormat;
 
-/// Record layout version (first byte of every stored record).
-const RECORD_V1: u8 = 1;
 /// Attempts to find an unused token (only aliases of short cards can plausibly collide).
 const TOKEN_ATTEMPTS: usize = 16;
 
 /// Settings for [`LocalVault::new`].
 #[derive(Debug)]
 pub struct LocalOptions {
+    /// The fingerprint key, and the static encryption keys (if any).
     pub keys: KeyRing,
     pub format: TokenFormat,
     pub store: StoreOptions,
+    /// Envelope encryption: new records are sealed with these data keys instead of the
+    /// key ring's first key.
+    pub envelope: Option<Arc<DataKeys>>,
 }
 
 impl LocalOptions {
-    /// Random `tok_` tokens in memory.
+    /// Random `tok_` tokens in memory, sealed with the key ring.
     pub fn new(keys: KeyRing) -> LocalOptions {
         LocalOptions {
             keys,
             format: TokenFormat::Random,
             store: StoreOptions::Memory,
+            envelope: None,
         }
     }
 }
@@ -50,6 +67,7 @@ pub struct LocalVault {
 
 struct Inner {
     keys: KeyRing,
+    envelope: Option<Arc<DataKeys>>,
     format: TokenFormat,
     store: store::Store,
 }
@@ -61,6 +79,7 @@ impl LocalVault {
         LocalVault {
             inner: Arc::new(Inner {
                 keys,
+                envelope: None,
                 format: TokenFormat::Random,
                 store: store::Store::Memory(store::MemoryStore::with_limit(limit)),
             }),
@@ -73,6 +92,7 @@ impl LocalVault {
         Ok(LocalVault {
             inner: Arc::new(Inner {
                 keys: options.keys,
+                envelope: options.envelope,
                 format: options.format,
                 store: store::Store::new(options.store)?,
             }),
@@ -112,19 +132,51 @@ impl LocalVault {
             return Err(unknown);
         }
         let record = self.inner.store.record(token).await?.ok_or(unknown)?;
+        let plain = self.open(token, &record).await?;
+        Pan::parse(&plain).map_err(|_| TokenizeError::unavailable(UnavailableCause::StoreCorrupt))
+    }
+
+    /// The envelope data keys, when the vault uses them (rotation and metrics).
+    pub fn data_keys(&self) -> Option<&Arc<DataKeys>> {
+        self.inner.envelope.as_ref()
+    }
+
+    /// Whether new cards can be sealed now: always with a static key ring; with envelope
+    /// encryption, once a data key is in memory.
+    pub fn can_seal(&self) -> bool {
+        self.inner
+            .envelope
+            .as_ref()
+            .is_none_or(|keys| keys.has_current())
+    }
+
+    /// The plaintext of a stored record (v1: static key ring; v2: its data key, unwrapped
+    /// through transit unless in memory).
+    async fn open(&self, token: &str, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenizeError> {
         let corrupt = || TokenizeError::unavailable(UnavailableCause::StoreCorrupt);
-        let (key_id, sealed) = decode_record(&record).ok_or_else(corrupt)?;
-        let plain = self
-            .inner
-            .keys
-            .decrypt(key_id, sealed, token.as_bytes())
-            .map_err(|e| match e {
-                DecryptError::UnknownKey => {
-                    TokenizeError::Misconfigured("no key in the key file has this token's key id")
-                }
-                DecryptError::Corrupt => corrupt(),
-            })?;
-        Pan::parse(&plain).map_err(|_| corrupt())
+        match record::decode(stored).ok_or_else(corrupt)? {
+            Record::Static { key_id, sealed } => self
+                .inner
+                .keys
+                .decrypt(key_id, sealed, token.as_bytes())
+                .map_err(|e| match e {
+                    DecryptError::UnknownKey => TokenizeError::Misconfigured(
+                        "no key in the key file has this token's key id",
+                    ),
+                    DecryptError::Corrupt => corrupt(),
+                }),
+            Record::Envelope {
+                key_id,
+                wrapped,
+                sealed,
+            } => {
+                let keys = self.inner.envelope.as_ref().ok_or(TokenizeError::Misconfigured(
+                    "this token was sealed with a Vault transit data key; set tokenizer.transit_key",
+                ))?;
+                let key = keys.key_for(key_id, wrapped).await?;
+                key.open(sealed, token.as_bytes()).ok_or_else(corrupt)
+            }
+        }
     }
 
     /// Seals the PAN under a fresh token, then links the index to it. When another
@@ -134,7 +186,7 @@ impl LocalVault {
         for _ in 0..TOKEN_ATTEMPTS {
             let last4 = pan.last4();
             let token = token::generate(self.inner.format, pan.len(), last4.as_bytes());
-            let record = self.seal(pan, &token)?;
+            let record = self.seal(pan.expose(), &token)?;
             if !store.insert_record(&token, &record).await? {
                 continue;
             }
@@ -147,19 +199,28 @@ impl LocalVault {
         Err(TokenizeError::unavailable(UnavailableCause::StoreCorrupt))
     }
 
-    /// `[version, key id length, key id, nonce || ciphertext]`.
-    fn seal(&self, pan: &Pan, token: &str) -> Result<Vec<u8>, TokenizeError> {
-        let (key_id, sealed) = self
-            .inner
-            .keys
-            .encrypt(pan.expose(), token.as_bytes())
-            .ok_or(TokenizeError::Misconfigured("vault encryption failed"))?;
-        let mut record = Vec::with_capacity(2 + key_id.len() + sealed.len());
-        record.push(RECORD_V1);
-        record.push(key_id.len() as u8);
-        record.extend_from_slice(key_id.as_bytes());
-        record.extend_from_slice(&sealed);
-        Ok(record)
+    /// The record for `plaintext` under `token`: with envelope encryption, sealed by the
+    /// current data key (none in memory: `Unavailable`, cause `NoDataKey`); otherwise by
+    /// the key ring's first key.
+    fn seal(&self, plaintext: &[u8], token: &str) -> Result<Vec<u8>, TokenizeError> {
+        let failed = || TokenizeError::Misconfigured("vault encryption failed");
+        match &self.inner.envelope {
+            Some(keys) => {
+                let key = keys
+                    .current()
+                    .ok_or(TokenizeError::unavailable(UnavailableCause::NoDataKey))?;
+                let sealed = key.seal(plaintext, token.as_bytes()).ok_or_else(failed)?;
+                record::encode_envelope(&key.id, &key.wrapped, &sealed).ok_or_else(failed)
+            }
+            None => {
+                let (key_id, sealed) = self
+                    .inner
+                    .keys
+                    .encrypt(plaintext, token.as_bytes())
+                    .ok_or_else(failed)?;
+                record::encode_static(key_id, &sealed).ok_or_else(failed)
+            }
+        }
     }
 
     /// 16 hex characters of a keyed HMAC: the same card gives the same value in every
@@ -177,19 +238,10 @@ impl std::fmt::Debug for LocalVault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalVault")
             .field("keys", &self.inner.keys)
+            .field("envelope", &self.inner.envelope)
             .field("format", &self.inner.format)
             .finish_non_exhaustive()
     }
-}
-
-fn decode_record(record: &[u8]) -> Option<(&str, &[u8])> {
-    let (&version, rest) = record.split_first()?;
-    let (&id_len, rest) = rest.split_first()?;
-    if version != RECORD_V1 || rest.len() < usize::from(id_len) {
-        return None;
-    }
-    let (id, sealed) = rest.split_at(usize::from(id_len));
-    Some((std::str::from_utf8(id).ok()?, sealed))
 }
 
 /// The brand from the scanner's IIN table (the one place that decides what a PAN is).
@@ -201,7 +253,7 @@ fn brand_of(pan: &Pan) -> &'static str {
         .map_or("unknown", |p| p.brand().name())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -242,16 +294,5 @@ mod tests {
             Some(TokenizeError::unavailable(UnavailableCause::StoreFull))
         );
         assert!(vault.tokenize(card("4242424242424242")).await.is_ok());
-    }
-
-    #[test]
-    fn records_are_versioned_and_carry_their_key_id() {
-        assert_eq!(
-            decode_record(b"\x01\x02k1nonce"),
-            Some(("k1", &b"nonce"[..]))
-        );
-        assert_eq!(decode_record(b"\x02\x02k1nonce"), None);
-        assert_eq!(decode_record(b"\x01\x09k1"), None);
-        assert_eq!(decode_record(b""), None);
     }
 }

@@ -167,6 +167,16 @@ impl Store {
     }
 }
 
+/// Replaces a record only while it still holds the bytes it was read with (`outscope vault
+/// rewrap`: a concurrent writer is never overwritten).
+const REPLACE_IF_SAME: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
 pub(crate) struct MemoryStore {
     inner: Mutex<MemoryInner>,
     limit: usize,
@@ -282,8 +292,112 @@ impl RedisStore {
             .await
     }
 
+    /// One `SCAN` step over the records: the next cursor (0 when the walk is done) and the
+    /// `(token, record)` pairs found (records removed meanwhile are left out).
+    pub(crate) async fn scan_records(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(u64, Vec<(String, Vec<u8>)>), TokenizeError> {
+        let pattern = format!("{}:tok:*", self.prefix);
+        let (next, keys): (u64, Vec<String>) = self
+            .run(|mut c| async move {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if keys.is_empty() {
+            return Ok((next, Vec::new()));
+        }
+        let values: Vec<Option<Vec<u8>>> = self
+            .run(|mut c| {
+                let keys = &keys;
+                async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await }
+            })
+            .await?;
+        let strip = format!("{}:tok:", self.prefix);
+        let records = keys
+            .iter()
+            .zip(values)
+            .filter_map(|(key, value)| {
+                let token = key.strip_prefix(&strip)?;
+                Some((token.to_owned(), value?))
+            })
+            .collect();
+        Ok((next, records))
+    }
+
+    /// Writes `new` for `token` if the record is still `old`; whether it did.
+    pub(crate) async fn replace_record(
+        &self,
+        token: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, TokenizeError> {
+        let key = self.record_key(token);
+        let script = redis::Script::new(REPLACE_IF_SAME);
+        let replaced: i64 = self
+            .run(|mut c| {
+                let (script, key) = (&script, &key);
+                async move { script.key(key).arg(old).arg(new).invoke_async(&mut c).await }
+            })
+            .await?;
+        Ok(replaced == 1)
+    }
+
     async fn del(&self, key: &str) -> Result<(), TokenizeError> {
         self.run(|mut c| async move { c.del::<_, ()>(key).await })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rewrap write: replaced only while the record is still what was read.
+    #[tokio::test]
+    async fn a_record_changed_after_it_was_read_is_not_overwritten() {
+        let redis = outscope_testkit::shared_redis();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let prefix = format!("t-cas-{}-{nanos}", std::process::id());
+        let Ok(store) = RedisStore::new(RedisStoreOptions::new(redis.url(), &prefix)) else {
+            panic!("redis store")
+        };
+        assert_eq!(
+            store.set_nx(&store.record_key("tok_a"), b"one").await,
+            Ok(true)
+        );
+        assert_eq!(
+            store.replace_record("tok_a", b"old", b"two").await,
+            Ok(false)
+        );
+        assert_eq!(
+            store.get_bytes(&store.record_key("tok_a")).await,
+            Ok(Some(b"one".to_vec()))
+        );
+        assert_eq!(
+            store.replace_record("tok_a", b"one", b"two").await,
+            Ok(true)
+        );
+        assert_eq!(
+            store.get_bytes(&store.record_key("tok_a")).await,
+            Ok(Some(b"two".to_vec()))
+        );
+        assert_eq!(store.replace_record("tok_gone", b"", b"x").await, Ok(false));
+        let (_, found) = store.scan_records(0, 1000).await.unwrap_or_default();
+        assert!(
+            found
+                .iter()
+                .any(|(token, record)| token == "tok_a" && record == b"two")
+        );
     }
 }

@@ -1,0 +1,426 @@
+//! Envelope encryption for the local vault: data keys made by a Vault / OpenBao transit key.
+//!
+//! ```text
+//! transit key (key-encrypting key, versioned, never leaves Vault)
+//!   │ datakey/plaintext: a fresh 256-bit data key, plaintext + wrapped (`vault:vN:...`)
+//!   ▼
+//! data key: plaintext in memory only (zeroized), wrapped copy in every record it sealed
+//!   │ AES-256-GCM, token and key id as associated data
+//!   ▼
+//! PAN ciphertext (Redis or memory)
+//! ```
+//!
+//! One data key seals new cards until [`DataKeys::rotate`] fetches the next one (the proxy
+//! calls it at start, every `data_key_rotation` and on SIGHUP). A failed rotation keeps the
+//! current key. A record names its data key by id and carries it wrapped: a record whose
+//! key is not in memory is opened after one transit `decrypt` of the wrapped key, which is
+//! then kept in a small bounded cache (wiped when evicted).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use vault_client::{Client, Transit};
+use zeroize::Zeroizing;
+
+use super::keys::NONCE_LEN;
+use crate::error::{TokenizeError, UnavailableCause};
+
+/// Unwrapped data keys kept in memory besides the current one (each is 32 bytes; records
+/// under older keys are rare once `outscope vault rewrap` has run).
+const UNWRAPPED_KEYS: usize = 64;
+const DATA_KEY_BITS: u32 = 256;
+
+/// The data keys of one transit key: the current one (seals new records) and a bounded
+/// cache of unwrapped older ones. Shared by every clone of a vault built with it, and kept
+/// by the proxy across reloads while the transit settings stay the same.
+pub struct DataKeys {
+    transit: Transit,
+    mount: String,
+    key: String,
+    current: RwLock<Option<Arc<DataKey>>>,
+    cache: Mutex<VecDeque<Arc<DataKey>>>,
+    /// One fetch at a time (timer and SIGHUP may coincide).
+    rotating: tokio::sync::Mutex<()>,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    rotations_ok: AtomicU64,
+    rotations_failed: AtomicU64,
+    unwraps_ok: AtomicU64,
+    unwraps_failed: AtomicU64,
+}
+
+/// Counters and the current key, for metrics and logs. Never key material.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyStats {
+    pub rotations_ok: u64,
+    pub rotations_failed: u64,
+    /// Transit `decrypt` calls for wrapped data keys not in memory.
+    pub unwraps_ok: u64,
+    pub unwraps_failed: u64,
+    pub current: Option<CurrentKey>,
+}
+
+/// The data key that seals new records: its id, the transit key version that wrapped it,
+/// and when it was fetched. Safe to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentKey {
+    pub id: String,
+    pub version: u64,
+    pub created: SystemTime,
+}
+
+/// Why a data key could not be fetched. Our own text; never Vault's answer body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("Vault transit is unavailable")]
+    Unavailable,
+    #[error("the transit key does not exist")]
+    NotFound,
+    #[error("Vault denied the transit request (policy or login)")]
+    PermissionDenied,
+    #[error("Vault refused the transit request")]
+    Refused,
+    #[error("Vault transit answered with a data key that is not 256 bits")]
+    BadKey,
+}
+
+impl KeyError {
+    fn from_vault(error: &vault_client::Error) -> KeyError {
+        if error.is_unavailable() {
+            KeyError::Unavailable
+        } else if error.is_not_found() {
+            KeyError::NotFound
+        } else if error.is_permission_denied() {
+            KeyError::PermissionDenied
+        } else {
+            KeyError::Refused
+        }
+    }
+
+    /// A stable lowercase name for logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyError::Unavailable => "unavailable",
+            KeyError::NotFound => "not_found",
+            KeyError::PermissionDenied => "permission_denied",
+            KeyError::Refused => "refused",
+            KeyError::BadKey => "bad_key",
+        }
+    }
+}
+
+impl DataKeys {
+    /// Data keys from the transit key `key` mounted at `mount`, through `client`. Nothing
+    /// is fetched yet: call [`rotate`](Self::rotate).
+    pub fn new(client: &Client, mount: &str, key: &str) -> DataKeys {
+        DataKeys {
+            transit: client.transit(mount),
+            mount: mount.trim_matches('/').to_owned(),
+            key: key.to_owned(),
+            current: RwLock::new(None),
+            cache: Mutex::new(VecDeque::new()),
+            rotating: tokio::sync::Mutex::new(()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// `mount/key`, for logs.
+    pub fn transit_key(&self) -> String {
+        format!("{}/{}", self.mount, self.key)
+    }
+
+    /// Fetches a new data key (`datakey/plaintext`) and makes it current; the previous one
+    /// stays in memory to open the records it sealed. On failure the current key (if any)
+    /// stays in use. Counted either way.
+    pub async fn rotate(&self) -> Result<CurrentKey, KeyError> {
+        let _one = self.rotating.lock().await;
+        match self.fetch().await {
+            Ok(key) => {
+                self.counters.rotations_ok.fetch_add(1, Ordering::Relaxed);
+                let info = key.info();
+                let previous = self
+                    .current
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .replace(key);
+                if let Some(previous) = previous {
+                    self.remember(previous);
+                }
+                Ok(info)
+            }
+            Err(e) => {
+                self.counters
+                    .rotations_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// The transit key's latest version (what `outscope vault rewrap` moves records to).
+    pub async fn latest_version(&self) -> Result<u64, KeyError> {
+        self.transit
+            .key_info(&self.key)
+            .await
+            .map(|info| info.latest_version)
+            .map_err(|e| KeyError::from_vault(&e))
+    }
+
+    pub fn stats(&self) -> KeyStats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        KeyStats {
+            rotations_ok: load(&self.counters.rotations_ok),
+            rotations_failed: load(&self.counters.rotations_failed),
+            unwraps_ok: load(&self.counters.unwraps_ok),
+            unwraps_failed: load(&self.counters.unwraps_failed),
+            current: self.current().map(|k| k.info()),
+        }
+    }
+
+    /// Whether a data key is in memory (new cards can be sealed).
+    pub fn has_current(&self) -> bool {
+        self.current().is_some()
+    }
+
+    pub(crate) fn current(&self) -> Option<Arc<DataKey>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The data key `id`, from memory or by unwrapping `wrapped` through transit.
+    pub(crate) async fn key_for(
+        &self,
+        id: &str,
+        wrapped: &str,
+    ) -> Result<Arc<DataKey>, TokenizeError> {
+        if let Some(key) = self.in_memory(id) {
+            return Ok(key);
+        }
+        let corrupt = || TokenizeError::unavailable(UnavailableCause::StoreCorrupt);
+        if key_id(wrapped) != id {
+            return Err(corrupt());
+        }
+        let plain = match self.transit.decrypt(&self.key, wrapped).await {
+            Ok(plain) => {
+                self.counters.unwraps_ok.fetch_add(1, Ordering::Relaxed);
+                plain
+            }
+            Err(e) => {
+                self.counters.unwraps_failed.fetch_add(1, Ordering::Relaxed);
+                return Err(if e.is_unavailable() {
+                    TokenizeError::unavailable(UnavailableCause::KeyService)
+                } else {
+                    TokenizeError::Misconfigured(
+                        "Vault refused to unwrap the record's data key (transit key, policy, \
+                         or a retired key version)",
+                    )
+                });
+            }
+        };
+        let version = version_of(wrapped).unwrap_or(0);
+        let key = DataKey::new(plain.expose(), wrapped.to_owned(), version).ok_or_else(corrupt)?;
+        let key = Arc::new(key);
+        self.remember(key.clone());
+        Ok(key)
+    }
+
+    async fn fetch(&self) -> Result<Arc<DataKey>, KeyError> {
+        let made = self
+            .transit
+            .data_key(&self.key, DATA_KEY_BITS)
+            .await
+            .map_err(|e| KeyError::from_vault(&e))?;
+        let wrapped = made.ciphertext;
+        DataKey::new(
+            made.plaintext.expose(),
+            wrapped.ciphertext,
+            wrapped.key_version,
+        )
+        .map(Arc::new)
+        .ok_or(KeyError::BadKey)
+    }
+
+    fn in_memory(&self, id: &str) -> Option<Arc<DataKey>> {
+        if let Some(current) = self.current().filter(|k| k.id == id) {
+            return Some(current);
+        }
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.iter().find(|k| k.id == id).cloned()
+    }
+
+    /// Keeps an unwrapped key; the oldest falls out (and is wiped once no call holds it).
+    fn remember(&self, key: Arc<DataKey>) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.iter().any(|k| k.id == key.id) {
+            return;
+        }
+        cache.push_back(key);
+        while cache.len() > UNWRAPPED_KEYS {
+            cache.pop_front();
+        }
+    }
+}
+
+impl std::fmt::Debug for DataKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataKeys")
+            .field("transit_key", &self.transit_key())
+            .field("current", &self.current().map(|k| k.id.clone()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One data key: the plaintext (zeroized on drop, no `Debug`), its wrapped form and id.
+pub(crate) struct DataKey {
+    pub(crate) id: String,
+    /// `vault:vN:...`, stored in every record this key seals.
+    pub(crate) wrapped: String,
+    /// The transit key version that wrapped it.
+    pub(crate) version: u64,
+    created: SystemTime,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl DataKey {
+    fn new(plaintext: &[u8], wrapped: String, version: u64) -> Option<DataKey> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        if plaintext.len() != key.len() {
+            return None;
+        }
+        key.copy_from_slice(plaintext);
+        Some(DataKey {
+            id: key_id(&wrapped),
+            wrapped,
+            version,
+            created: SystemTime::now(),
+            key,
+        })
+    }
+
+    fn info(&self) -> CurrentKey {
+        CurrentKey {
+            id: self.id.clone(),
+            version: self.version,
+            created: self.created,
+        }
+    }
+
+    /// A cipher for one operation; its key schedule is wiped when it drops.
+    fn cipher(&self) -> Option<Aes256Gcm> {
+        Aes256Gcm::new_from_slice(self.key.as_slice()).ok()
+    }
+
+    /// `nonce || ciphertext` of `plaintext`, bound to this key's id and the token.
+    pub(crate) fn seal(&self, plaintext: &[u8], token: &[u8]) -> Option<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = associated_data(&self.id, token);
+        let payload = Payload {
+            msg: plaintext,
+            aad: &aad,
+        };
+        let ciphertext = self
+            .cipher()?
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .ok()?;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        Some(sealed)
+    }
+
+    pub(crate) fn open(&self, sealed: &[u8], token: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let aad = associated_data(&self.id, token);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: &aad,
+        };
+        self.cipher()?
+            .decrypt(Nonce::from_slice(nonce), payload)
+            .ok()
+            .map(Zeroizing::new)
+    }
+}
+
+/// `dk_` and 16 hex characters of SHA-256 over the wrapped key: the same wrapped key
+/// always has the same id, and an id that does not match its wrapped key is refused.
+pub(crate) fn key_id(wrapped: &str) -> String {
+    let digest = Sha256::digest(wrapped.as_bytes());
+    let mut id = String::from("dk_");
+    id.push_str(&super::hex(&digest[..8]));
+    id
+}
+
+/// `N` of a `vault:vN:...` ciphertext.
+pub(crate) fn version_of(wrapped: &str) -> Option<u64> {
+    wrapped
+        .strip_prefix("vault:v")?
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Binds the ciphertext to its data key id and token (a different domain from the static
+/// key ring's, so a record cannot be passed off as the other kind).
+fn associated_data(key_id: &str, token: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(24 + key_id.len() + token.len());
+    aad.extend_from_slice(b"outscope-vault-v2\0");
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(token);
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(wrapped: &str) -> DataKey {
+        DataKey::new(&[7u8; 32], wrapped.to_owned(), 3).unwrap_or_else(|| panic!("32 bytes"))
+    }
+
+    #[test]
+    fn sealed_records_are_bound_to_their_key_and_token() {
+        let a = key("vault:v3:aaaa");
+        let sealed = a.seal(b"4242424242424242", b"tok_a").unwrap_or_default();
+        let opened = a.open(&sealed, b"tok_a");
+        assert_eq!(
+            opened.as_deref().map(Vec::as_slice),
+            Some(&b"4242424242424242"[..])
+        );
+        assert!(a.open(&sealed, b"tok_b").is_none(), "token is bound");
+        let same_bytes_other_id = key("vault:v3:bbbb");
+        assert!(
+            same_bytes_other_id.open(&sealed, b"tok_a").is_none(),
+            "key id is bound"
+        );
+    }
+
+    #[test]
+    fn ids_come_from_the_wrapped_key_and_versions_from_its_prefix() {
+        let id = key_id("vault:v2:abc");
+        assert_eq!(id.len(), 19);
+        assert!(id.starts_with("dk_"));
+        assert_eq!(id, key_id("vault:v2:abc"));
+        assert_ne!(id, key_id("vault:v2:abd"));
+        assert_eq!(version_of("vault:v12:xyz"), Some(12));
+        assert_eq!(version_of("vault:x:xyz"), None);
+        assert!(DataKey::new(&[0u8; 16], "vault:v1:x".into(), 1).is_none());
+    }
+}
