@@ -379,12 +379,28 @@ pub enum StripeObject {
 /// outscope's own vault: AES-256-GCM ciphertexts, HMAC fingerprints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalTokenizer {
-    /// Data-encryption keys (`keyid:base64` lines; the first is current).
-    pub keys: SecretRef,
+    /// Static data-encryption keys (`keyid:base64` lines; the first is current). With
+    /// `envelope` they only decrypt records made before it was turned on. At least one of
+    /// `keys` and `envelope` is set.
+    pub keys: Option<SecretRef>,
     /// The HMAC key that makes the same card map to the same token.
     pub fingerprint_key: SecretRef,
     pub store: LocalStore,
     pub token_format: TokenFormat,
+    /// Envelope encryption: data keys from Vault transit (`transit_key`).
+    pub envelope: Option<Envelope>,
+}
+
+/// Data keys for the local vault from a Vault / OpenBao transit key
+/// (`datakey/plaintext`); the key-encrypting key never leaves Vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Where the transit engine is mounted (`transit`).
+    pub mount: String,
+    /// The transit key's name.
+    pub key: String,
+    /// How long one data key encrypts new cards before a new one is fetched.
+    pub rotation: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -97,11 +97,49 @@ fn a_local_tokenizer_defaults_to_random_tokens_in_memory() {
     assert_eq!(
         *local(&config),
         LocalTokenizer {
-            keys: SecretRef::File(Path::new("/etc/outscope/vault-keys").into()),
+            keys: Some(SecretRef::File(
+                Path::new("/etc/outscope/vault-keys").into()
+            )),
             fingerprint_key: SecretRef::Env("FP".into()),
             store: LocalStore::Memory,
             token_format: TokenFormat::Random,
+            envelope: None,
         }
+    );
+}
+
+#[test]
+fn a_local_tokenizer_may_take_data_keys_from_vault_transit() {
+    let vault = "[vault]\naddress = \"https://vault.internal:8200\"\n\
+                 [vault.auth]\nmethod = \"token\"\ntoken = \"env://VAULT_TOKEN\"\n";
+    let config = ok(&plus(&format!(
+        "{vault}[tokenizer]\nkind = \"local\"\nfingerprint_key = \"env://FP\"\n\
+         transit_key = \"outscope-local\""
+    )));
+    let l = local(&config);
+    assert_eq!(l.keys, None);
+    assert_eq!(
+        l.envelope,
+        Some(Envelope {
+            mount: "transit".into(),
+            key: "outscope-local".into(),
+            rotation: Duration::from_secs(24 * 3600),
+        })
+    );
+    let config = ok(&plus(&format!(
+        "{vault}[tokenizer]\nkind = \"local\"\nkeys = \"env://KEYS\"\n\
+         fingerprint_key = \"env://FP\"\ntransit_mount = \"pci/transit\"\n\
+         transit_key = \"cards\"\ndata_key_rotation = \"6h\""
+    )));
+    let l = local(&config);
+    assert_eq!(l.keys, Some(SecretRef::Env("KEYS".into())));
+    assert_eq!(
+        l.envelope,
+        Some(Envelope {
+            mount: "pci/transit".into(),
+            key: "cards".into(),
+            rotation: Duration::from_secs(6 * 3600),
+        })
     );
 }
 

@@ -9,6 +9,12 @@ const STRIPE: &str = "[tokenizer]\nkind = \"stripe\"\nsecret_key = \"env://STRIP
 const LOCAL: &str = "[tokenizer]\nkind = \"local\"\nkeys = \"file:///etc/outscope/vault-keys\"\n\
                      fingerprint_key = \"file:///etc/outscope/vault-fingerprint-key\"";
 
+/// A local tokenizer with a `[vault]` section to take data keys from.
+const LOCAL_WITH_VAULT: &str = "[vault]\naddress = \"https://vault.internal:8200\"\n\
+                                [vault.auth]\nmethod = \"token\"\ntoken = \"env://VT\"\n\n\
+                                [tokenizer]\nkind = \"local\"\n\
+                                fingerprint_key = \"file:///etc/outscope/vault-fingerprint-key\"";
+
 /// The fixture with a `[tokenizer]` section: `kind`'s base lines followed by `extra`.
 fn tokenizer(base: &str, extra: &str) -> String {
     plus(&format!("{base}\n{extra}"))
@@ -167,7 +173,34 @@ fn local_tokenizers() {
             "the local vault needs its encryption keys",
             plus("[tokenizer]\nkind = \"local\"\nfingerprint_key = \"env://FP\""),
             "tokenizer.keys",
-            "missing required key",
+            "missing required key (or transit_key",
+        ),
+        case(
+            "data keys from transit need [vault]",
+            tokenizer(LOCAL, "transit_key = \"outscope-local\""),
+            "tokenizer.transit_key",
+            "needs a [vault] section",
+        ),
+        case(
+            "a transit key name is a plain name",
+            tokenizer(LOCAL_WITH_VAULT, "transit_key = \"../sys/seal\""),
+            "tokenizer.transit_key",
+            "must be 1 to 128 characters",
+        ),
+        case(
+            "the transit mount and rotation belong to transit_key",
+            tokenizer(LOCAL, "data_key_rotation = \"1h\""),
+            "tokenizer.data_key_rotation",
+            "only applies with transit_key",
+        ),
+        case(
+            "data keys are not rotated more than once a minute",
+            tokenizer(
+                LOCAL_WITH_VAULT,
+                "transit_key = \"k\"\ndata_key_rotation = \"10s\"",
+            ),
+            "tokenizer.data_key_rotation",
+            "must be at least 1m",
         ),
         case(
             "the local vault needs its fingerprint key",

@@ -82,10 +82,11 @@ fn tokenizer(dir: &std::path::Path) -> outscope_tokenizer::Tokenizer {
     let mut config: outscope_config::Config = outscope_config::parse(outscope_config::EXAMPLE, dir)
         .unwrap_or_else(|_| panic!("the example parses"));
     config.tokenizer = Some(Tokenizer::Local(LocalTokenizer {
-        keys: SecretRef::File(dir.join("keys")),
+        keys: Some(SecretRef::File(dir.join("keys"))),
         fingerprint_key: SecretRef::File(dir.join("fp")),
         store: LocalStore::Memory,
         token_format: TokenFormat::Random,
+        envelope: None,
     }));
     match protect::build_tokenizer(&config) {
         Ok(Some(t)) => t,

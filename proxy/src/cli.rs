@@ -1,4 +1,4 @@
-//! The command line: `run`, `validate`, `config example`, `version`, `scan`.
+//! The command line: `run`, `validate`, `config example`, `version`, `scan`, `vault rewrap`.
 //! Every flag can also come from an `OUTSCOPE_*` environment variable.
 
 use std::path::{Path, PathBuf};
@@ -51,6 +51,18 @@ enum Command {
     Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Find card numbers in files (PCI DSS 12.5.2 data discovery).
     Scan(crate::scan::ScanArgs),
+    /// Local vault key management.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCommand {
+    /// Re-encrypt stored records under a data key of the transit key's latest version
+    /// (resumable: prints the cursor; safe to interrupt and run again).
+    Rewrap(crate::rewrap::RewrapArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,11 +90,17 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => crate::scan::run(&args),
         Command::Demo(args) => demo(args),
         Command::Healthcheck(args) => crate::healthcheck::run(&args),
+        Command::Vault {
+            command: VaultCommand::Rewrap(args),
+        } => crate::rewrap::run(&args),
     }
 }
 
 /// Loads and validates a configuration, printing every problem to stderr.
-fn load(path: &Path, checks: &outscope_config::Checks) -> Option<outscope_config::Config> {
+pub(crate) fn load(
+    path: &Path,
+    checks: &outscope_config::Checks,
+) -> Option<outscope_config::Config> {
     match outscope_config::load_with(path, checks) {
         Ok(config) => Some(config),
         Err(problems) => {

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod body;
 pub mod cli;
+pub mod datakeys;
 pub mod demo;
 pub mod errors;
 pub mod forward;
@@ -13,6 +14,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod pipeline;
 pub mod protect;
+pub mod rewrap;
 pub mod routing;
 pub mod runtime;
 pub mod scan;

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::{self, App};
+use crate::datakeys::{self, DataKeyMetrics, KeyHealth, Why};
 use crate::runtime::{BuildError, Runtime};
 use crate::secrets::{
     Outcome, RefreshResult, ResolveError, ResolveErrors, Resolved, Resolver, SecretMetrics,
@@ -70,6 +71,7 @@ pub struct Running {
     /// The bound admin address.
     pub admin_addr: SocketAddr,
     secrets: Arc<Secrets>,
+    keys: Arc<KeyHealth>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -97,6 +99,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let resolved = outcome.resolved?;
     secrets.metrics.loaded(SystemTime::now());
     let runtime = Runtime::build(config.clone(), Arc::new(resolved), &metrics, None)?;
+    // Envelope encryption: the first data key. Without it the proxy still starts (known
+    // cards keep their tokens, other routes work) but new cards get 503 and the instance
+    // is not ready until the rotation loop gets one.
+    let keys = Arc::new(KeyHealth::new(health.clone()));
+    datakeys::rotate(&runtime, &keys, Why::Start).await;
     let mut listeners = Vec::new();
     for l in &config.listeners {
         listeners.push(bind(&l.name, l.address).await?);
@@ -131,9 +138,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         secrets.clone(),
         stop_rx.clone(),
     )));
+    tasks.push(tokio::spawn(datakeys::rotation_loop(
+        app.clone(),
+        keys.clone(),
+        stop_rx.clone(),
+    )));
     let admin_state = AdminState::new(app.metrics.clone(), app.health.clone())
         .with_collector(app.cards.clone())
-        .with_collector(secrets.metrics.clone());
+        .with_collector(secrets.metrics.clone())
+        .with_collector(Arc::new(DataKeyMetrics(app.clone())));
     let mut admin_stop = stop_rx.clone();
     let admin_task = tokio::spawn(outscope_telemetry::serve_admin(
         admin,
@@ -148,6 +161,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         listen_addrs,
         admin_addr,
         secrets,
+        keys,
         stop,
         tasks,
     })
@@ -165,6 +179,7 @@ impl Running {
         if result.is_err() {
             self.app.metrics.reload_failed();
         }
+        self.keys.note(&self.app.runtime());
         result
     }
 
@@ -174,12 +189,29 @@ impl Running {
         if result.is_err() {
             self.app.metrics.reload_failed();
         }
+        self.keys.note(&self.app.runtime());
         result
     }
 
     /// Reads, validates and applies the configuration file at `path`, reading every secret
-    /// again (SIGHUP).
+    /// again (SIGHUP). With `tokenizer.transit_key`, a new data key is fetched afterwards
+    /// whether or not the file was accepted (a failed fetch keeps the current key).
     pub async fn reload_file(&self, path: &Path) -> Result<(), ReloadError> {
+        let result = self.reload_path(path).await;
+        self.rotate_data_key(Why::Sighup).await;
+        result
+    }
+
+    /// Fetches a new envelope data key for the local vault in effect (`None`: it uses no
+    /// transit key). A failure keeps the current key; both outcomes are counted.
+    pub async fn rotate_data_key(
+        &self,
+        why: Why,
+    ) -> Option<Result<(), outscope_tokenizer::KeyError>> {
+        datakeys::rotate(&self.app.runtime(), &self.keys, why).await
+    }
+
+    async fn reload_path(&self, path: &Path) -> Result<(), ReloadError> {
         match outscope_config::load_with(path, &outscope_config::Checks::ALL) {
             Ok(config) => self.reload_config(config).await,
             Err(problems) => {

@@ -196,11 +196,15 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
     };
     let routes = routes::routes(cx, root.get("routes"), &targets);
     let tokenizer_node = root.get("tokenizer");
+    let vault_node = root.get("vault");
+    let present = tokenizer::Present {
+        redis: redis_node.is_some(),
+        vault: vault_node.is_some(),
+    };
     let tokenizer = match &tokenizer_node {
-        Some(node) => tokenizer::tokenizer(cx, node, redis_node.is_some()).map(Some),
+        Some(node) => tokenizer::tokenizer(cx, node, present).map(Some),
         None => Some(None),
     };
-    let vault_node = root.get("vault");
     let vault = match &vault_node {
         Some(node) => vault::vault(cx, node).map(Some),
         None => Some(None),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::model::{
-    LocalStore, LocalTokenizer, StripeObject, StripeTokenizer, TokenFormat, Tokenizer,
+    Envelope, LocalStore, LocalTokenizer, StripeObject, StripeTokenizer, TokenFormat, Tokenizer,
 };
 use crate::sections::Cx;
 use crate::sections::read::{
@@ -26,7 +26,20 @@ const STRIPE_KEYS: &[&str] = &[
     "breaker_cool_down",
     "ca",
 ];
-const LOCAL_KEYS: &[&str] = &["keys", "fingerprint_key", "store", "token_format"];
+const LOCAL_KEYS: &[&str] = &[
+    "keys",
+    "fingerprint_key",
+    "store",
+    "token_format",
+    "transit_mount",
+    "transit_key",
+    "data_key_rotation",
+];
+
+/// A new data key every day unless `data_key_rotation` says otherwise.
+const DATA_KEY_ROTATION: Duration = Duration::from_secs(24 * 3600);
+/// Shorter periods would ask Vault for a key more often than a refresh interval.
+const MIN_DATA_KEY_ROTATION: Duration = Duration::from_secs(60);
 
 /// Each retry may take a whole `timeout`; more than this only delays the 503.
 const MAX_RETRIES: u32 = 10;
@@ -38,11 +51,18 @@ enum Kind {
     Local,
 }
 
-/// `have_redis`: a `[redis]` section is present (a local Redis store needs one).
+/// Which other sections are present (a Redis store needs `[redis]`, envelope encryption
+/// needs `[vault]`).
+#[derive(Clone, Copy)]
+pub(crate) struct Present {
+    pub(crate) redis: bool,
+    pub(crate) vault: bool,
+}
+
 pub(crate) fn tokenizer(
     cx: &mut Cx<'_>,
     node: &Node<'_, '_>,
-    have_redis: bool,
+    present: Present,
 ) -> Option<Tokenizer> {
     let mut t = node.table(cx)?;
     let kind = required(cx, &mut t, "kind", |cx, node| {
@@ -59,7 +79,7 @@ pub(crate) fn tokenizer(
         }
         Some(Kind::Local) => {
             refuse(cx, &mut t, STRIPE_KEYS, "stripe");
-            local(cx, &mut t, have_redis).map(Tokenizer::Local)
+            local(cx, &mut t, present).map(Tokenizer::Local)
         }
         None => {
             // The kind was reported; its keys are not unknown, only unchecked.
@@ -184,11 +204,23 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn local(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, have_redis: bool) -> Option<LocalTokenizer> {
-    let keys = required(cx, t, "keys", secret_ref);
+fn local(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, present: Present) -> Option<LocalTokenizer> {
+    let envelope = envelope(cx, t, present.vault);
+    let keys = match t.get("keys") {
+        Some(node) => secret_ref(cx, &node).map(Some),
+        None if matches!(envelope, Some(None)) => {
+            t.missing(
+                cx,
+                "keys",
+                "missing required key (or transit_key, for data keys from Vault transit)",
+            );
+            None
+        }
+        None => Some(None),
+    };
     let fingerprint_key = required(cx, t, "fingerprint_key", |cx, node| {
         let reference = secret_ref(cx, node)?;
-        if keys.as_ref() == Some(&reference) {
+        if keys.as_ref().and_then(Option::as_ref) == Some(&reference) {
             node.report(
                 cx,
                 "must be a different secret from keys (the fingerprint key is not an \
@@ -204,7 +236,7 @@ fn local(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, have_redis: bool) -> Option<Loc
             node,
             &[("memory", LocalStore::Memory), ("redis", LocalStore::Redis)],
         )?;
-        if store == LocalStore::Redis && !have_redis {
+        if store == LocalStore::Redis && !present.redis {
             node.report(cx, "store = \"redis\" needs a [redis] section");
             return None;
         }
@@ -225,7 +257,78 @@ fn local(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, have_redis: bool) -> Option<Loc
         fingerprint_key: fingerprint_key?,
         store: store?,
         token_format: token_format?,
+        envelope: envelope?,
     })
+}
+
+/// `transit_key` (and its `transit_mount`, `data_key_rotation`): `Some(None)` when the
+/// vault uses static keys only.
+fn envelope(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, have_vault: bool) -> Option<Option<Envelope>> {
+    let key = optional(cx, t, "transit_key", |cx, node| {
+        let text = node.str(cx)?;
+        check(cx, node, transit_name(text))?;
+        if !have_vault {
+            node.report(
+                cx,
+                "needs a [vault] section (the Vault or OpenBao that holds the transit key)",
+            );
+            return None;
+        }
+        Some(text.to_owned())
+    });
+    let mount = optional(cx, t, "transit_mount", |cx, node| {
+        let text = node.str(cx)?;
+        check(cx, node, transit_name(text)).map(|()| text.to_owned())
+    });
+    let rotation = optional(cx, t, "data_key_rotation", |cx, node| {
+        let value = positive_duration(cx, node)?;
+        if value < MIN_DATA_KEY_ROTATION {
+            node.report(cx, "must be at least 1m");
+            return None;
+        }
+        Some(value)
+    });
+    let (key, mount, rotation) = (key?, mount?, rotation?);
+    if key.is_none() {
+        for (name, present) in [
+            ("transit_mount", mount.is_some()),
+            ("data_key_rotation", rotation.is_some()),
+        ] {
+            if present && let Some(node) = t.get(name) {
+                node.report(cx, "only applies with transit_key");
+            }
+        }
+        if mount.is_some() || rotation.is_some() {
+            return None;
+        }
+    }
+    Some(key.map(|key| Envelope {
+        mount: mount.unwrap_or_else(|| "transit".to_owned()),
+        key,
+        rotation: rotation.unwrap_or(DATA_KEY_ROTATION),
+    }))
+}
+
+/// A transit mount or key name: 1 to 128 characters of `[A-Za-z0-9_.-]`, plus `/` inside
+/// a mount path (no empty segment).
+fn transit_name(text: &str) -> Result<(), &'static str> {
+    let ok = (1..=128).contains(&text.len())
+        && text.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "must be 1 to 128 characters of letters, digits, `_`, `.`, `-` (and `/` between \
+             path segments)",
+        )
+    }
 }
 
 #[cfg(test)]

@@ -198,10 +198,11 @@ fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> anyh
             inspection: demo_inspection(),
         }],
         tokenizer: Some(Tokenizer::Local(LocalTokenizer {
-            keys,
+            keys: Some(keys),
             fingerprint_key,
             store: LocalStore::Memory,
             token_format: TokenFormat::Random,
+            envelope: None,
         })),
         vault: None,
     })

@@ -89,11 +89,20 @@ fn build_with(config: &Config, secrets: &Resolved) -> Result<Option<Tokenizer>, 
             Tokenizer::Stripe(StripeTokenizer::new(options).map_err(setup)?)
         }
         TokenizerConfig::Local(l) => {
-            let keys = KeyRing::parse_separate(
-                &text(&l.keys, secrets)?,
-                &text(&l.fingerprint_key, secrets)?,
-            )
+            let fingerprint = text(&l.fingerprint_key, secrets)?;
+            let keys = match &l.keys {
+                Some(keys) => KeyRing::parse_separate(&text(keys, secrets)?, &fingerprint),
+                None => KeyRing::fingerprint_only(&fingerprint),
+            }
             .map_err(setup)?;
+            let envelope = match &l.envelope {
+                None => None,
+                Some(_) => Some(secrets.data_keys().cloned().ok_or_else(|| {
+                    TokenizerError::Setup(
+                        "transit_key: no Vault client for data keys (check [vault])".into(),
+                    )
+                })?),
+            };
             let store = match l.store {
                 LocalStore::Memory => StoreOptions::Memory,
                 LocalStore::Redis => {
@@ -120,6 +129,7 @@ fn build_with(config: &Config, secrets: &Resolved) -> Result<Option<Tokenizer>, 
                     keys,
                     format,
                     store,
+                    envelope,
                 })
                 .map_err(setup)?,
             )

@@ -56,7 +56,9 @@ pub fn collect(config: &Config) -> Vec<Wanted> {
             }
         }
         Some(Tokenizer::Local(l)) => {
-            add("tokenizer.keys".to_owned(), &l.keys);
+            if let Some(keys) = &l.keys {
+                add("tokenizer.keys".to_owned(), keys);
+            }
             add("tokenizer.fingerprint_key".to_owned(), &l.fingerprint_key);
         }
         None => {}
@@ -71,7 +73,8 @@ pub fn tokenizer_refs(config: &Config) -> Vec<&SecretRef> {
     match &config.tokenizer {
         Some(Tokenizer::Stripe(s)) => std::iter::once(&s.secret_key).chain(&s.ca).collect(),
         Some(Tokenizer::Local(l)) => {
-            let mut refs = vec![&l.keys, &l.fingerprint_key];
+            let mut refs: Vec<&SecretRef> = l.keys.iter().collect();
+            refs.push(&l.fingerprint_key);
             if l.store == LocalStore::Redis
                 && let Some(password) = config.redis.as_ref().and_then(|r| r.password.as_ref())
             {

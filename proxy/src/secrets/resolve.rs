@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use outscope_config::{Config, SecretRef};
+use outscope_config::{Config, Envelope, SecretRef, Tokenizer, Vault};
+use outscope_tokenizer::DataKeys;
 
 use super::collect::{Wanted, collect};
 use super::vault::VaultSession;
@@ -16,6 +17,10 @@ use super::{Secret, SecretError, describe};
 #[derive(Default)]
 pub struct Resolved {
     values: HashMap<SecretRef, Arc<Secret>>,
+    /// The local vault's envelope data keys (`tokenizer.transit_key`), through the same
+    /// Vault client; one instance per process and transit key, so a rebuilt tokenizer
+    /// keeps its data key and counters. Not a secret value: never compared.
+    data_keys: Option<Arc<DataKeys>>,
 }
 
 impl Resolved {
@@ -27,6 +32,12 @@ impl Resolved {
             .ok_or_else(|| SecretError::NotResolved {
                 reference: describe(reference),
             })
+    }
+
+    /// The envelope data keys for `tokenizer.transit_key`, when the configuration has one
+    /// and a Vault client could be set up.
+    pub fn data_keys(&self) -> Option<&Arc<DataKeys>> {
+        self.data_keys.as_ref()
     }
 
     pub fn insert(&mut self, reference: SecretRef, secret: Secret) {
@@ -212,6 +223,8 @@ pub struct Outcome {
 #[derive(Default)]
 pub struct Resolver {
     session: Mutex<Option<Arc<VaultSession>>>,
+    /// The data keys of the last `(vault settings, mount, key)` asked for.
+    data_keys: Mutex<Option<(Vault, Envelope, Arc<DataKeys>)>>,
 }
 
 impl Resolver {
@@ -244,7 +257,40 @@ impl Resolver {
         // Report in configuration order (Vault paths were read in path order).
         let position = |key_path: &str| wanted.iter().position(|w| w.key_path == key_path);
         failures.sort_by_key(|(_, e)| position(&e.key_path));
+        out.data_keys = self.data_keys(config);
         finish(out, failures, fallback, vault)
+    }
+
+    /// The data keys for the configuration's `tokenizer.transit_key`: the same instance
+    /// while the `[vault]` settings and the transit key stay the same.
+    fn data_keys(&self, config: &Config) -> Option<Arc<DataKeys>> {
+        let envelope = envelope(config)?;
+        let settings = config.vault.as_ref()?;
+        let mut slot = self
+            .data_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((s, e, keys)) = slot.as_ref()
+            && s == settings
+            && e.mount == envelope.mount
+            && e.key == envelope.key
+        {
+            return Some(keys.clone());
+        }
+        let session = match self.session(config) {
+            Ok(session) => session,
+            Err(reason) => {
+                tracing::warn!(key_path = "tokenizer.transit_key", %reason, "no Vault client for data keys");
+                return None;
+            }
+        };
+        let keys = Arc::new(DataKeys::new(
+            &session.client,
+            &envelope.mount,
+            &envelope.key,
+        ));
+        *slot = Some((settings.clone(), envelope.clone(), keys.clone()));
+        Some(keys)
     }
 
     async fn read_vault(
@@ -337,6 +383,16 @@ pub fn resolve_now(config: &Config, fallback: Option<&Resolved>) -> Outcome {
             read_local(w, &mut out, &mut failures);
         }
     }
+    // The data keys in effect, when this configuration asks for the same transit key.
+    out.data_keys = match (
+        envelope(config),
+        fallback.and_then(|f| f.data_keys.as_ref()),
+    ) {
+        (Some(e), Some(keys)) if keys.transit_key() == format!("{}/{}", e.mount, e.key) => {
+            Some(keys.clone())
+        }
+        _ => None,
+    };
     let outcome = finish(out, failures, fallback, VaultState::Unused);
     // Vault values taken from the last read are not failures of this reload.
     let failures = outcome
@@ -347,6 +403,14 @@ pub fn resolve_now(config: &Config, fallback: Option<&Resolved>) -> Outcome {
     Outcome {
         failures,
         ..outcome
+    }
+}
+
+/// The configuration's `tokenizer.transit_key` settings, if any.
+fn envelope(config: &Config) -> Option<&Envelope> {
+    match &config.tokenizer {
+        Some(Tokenizer::Local(l)) => l.envelope.as_ref(),
+        _ => None,
     }
 }
 

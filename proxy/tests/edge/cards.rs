@@ -25,10 +25,11 @@ fn local_vault(pki: &Pki, store: LocalStore) -> Tokenizer {
     std::fs::write(&keys, "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
     std::fs::write(&fp, "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\n").unwrap();
     Tokenizer::Local(LocalTokenizer {
-        keys: SecretRef::File(keys),
+        keys: Some(SecretRef::File(keys)),
         fingerprint_key: SecretRef::File(fp),
         store,
         token_format: TokenFormat::Random,
+        envelope: None,
     })
 }
 

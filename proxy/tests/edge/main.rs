@@ -9,6 +9,7 @@ mod binary;
 mod cards;
 mod forwarding;
 mod framing;
+mod keys;
 mod lifecycle;
 mod limits;
 mod ratelimit;

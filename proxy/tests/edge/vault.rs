@@ -516,3 +516,73 @@ async fn file_secrets_are_refreshed_too_and_a_missing_file_keeps_the_last_good_v
         "no [vault], no vault check: {body}"
     );
 }
+
+/// Polls `/metrics` until `series` reaches `at_least` (the timer runs on its own; the
+/// deadline only bounds a failing test).
+async fn metric_reaches(admin: std::net::SocketAddr, series: &str, at_least: f64) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        let (_, metrics) = admin_get(admin, "/metrics").await;
+        if sample(&metrics, series).is_some_and(|v| v >= at_least) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn the_refresh_interval_timer_reads_vault_again_and_applies_a_rotation() {
+    let bao = shared_openbao();
+    let root = root(bao.addr(), bao.root_token());
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let prefix = unique("outscope-timer");
+    let first = pki.server("first", &["localhost"]);
+    let kv = root.kv2("secret");
+    kv.write(
+        &format!("{prefix}/tls"),
+        [("cert", &first.cert_pem), ("key", &first.key_pem)],
+    )
+    .await
+    .unwrap();
+    let auth = app_role(&root, &prefix, &pki.dir).await;
+    let mut cfg = config(&pki, &upstream);
+    cfg.listeners[0].tls.certificates[0].cert = vault_ref(&prefix, "tls", "cert");
+    cfg.listeners[0].tls.certificates[0].key = vault_ref(&prefix, "tls", "key");
+    let mut vault = vault_section(bao.addr(), auth);
+    vault.refresh_interval = Duration::from_millis(300);
+    cfg.vault = Some(vault);
+    let proxy = Proxy::start(cfg).await;
+    let client = proxy.client(&pki);
+    let admin = proxy.running.admin_addr;
+    let before = leaf(&client.connect().await.unwrap());
+
+    // Nobody calls refresh_secrets here: the loop does, every refresh_interval.
+    assert!(
+        metric_reaches(
+            admin,
+            "outscope_secret_refresh_total{result=\"unchanged\"}",
+            1.0
+        )
+        .await,
+        "the timer never refreshed"
+    );
+    let second = pki.server("second", &["localhost"]);
+    kv.write(
+        &format!("{prefix}/tls"),
+        [("cert", &second.cert_pem), ("key", &second.key_pem)],
+    )
+    .await
+    .unwrap();
+    assert!(
+        metric_reaches(
+            admin,
+            "outscope_secret_refresh_total{result=\"rotated\"}",
+            1.0
+        )
+        .await,
+        "the timer never applied the rotation"
+    );
+    assert_ne!(leaf(&client.connect().await.unwrap()), before);
+}
