@@ -87,15 +87,22 @@ fn benches(c: &mut Criterion) {
                 })
             },
         );
-        if matches!(isa, Isa::Avx2) {
-            let sse = Scanner::with_isa(Mode::Json, Isa::Sse2).expect("sse2");
-            g.bench_function(BenchmarkId::new("outscope_json_per_doc", "Sse2"), |b| {
-                b.iter(|| {
-                    docs.iter()
-                        .map(|&(s, e)| sse.scan(black_box(&data[s..e])).len())
-                        .sum::<usize>()
-                })
-            });
+        // The other vector ISAs in the same run, for comparison.
+        for other in [Isa::Avx2, Isa::Sse2] {
+            if other == isa || !available_isas().contains(&other) {
+                continue;
+            }
+            let s = Scanner::with_isa(Mode::Json, other).expect("isa");
+            g.bench_function(
+                BenchmarkId::new("outscope_json_per_doc", format!("{other:?}")),
+                |b| {
+                    b.iter(|| {
+                        docs.iter()
+                            .map(|&(a, e)| s.scan(black_box(&data[a..e])).len())
+                            .sum::<usize>()
+                    })
+                },
+            );
         }
         g.bench_function(
             BenchmarkId::new("outscope_json_stream_64k_chunks", format!("{isa:?}")),

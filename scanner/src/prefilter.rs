@@ -80,6 +80,12 @@ fn next_flag_generic<C: Classify>(
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,bmi1,bmi2,lzcnt,popcnt")]
+fn next_flag_avx512(hay: &[u8], from: usize, prev_x: u64, escape: Option<u8>) -> Option<usize> {
+    next_flag_generic::<crate::simd::Avx512>(hay, from, prev_x, escape)
+}
+
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
 fn next_flag_avx2(hay: &[u8], from: usize, prev_x: u64, escape: Option<u8>) -> Option<usize> {
     next_flag_generic::<crate::simd::Avx2>(hay, from, prev_x, escape)
@@ -99,6 +105,12 @@ pub(crate) fn next_flag(
     escape: Option<u8>,
 ) -> Option<usize> {
     match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            // SAFETY: `Isa::Avx512` is only ever selected after run-time detection of
+            // AVX-512F/BW and the AVX2 set (`simd::detected_isa`, `simd::available_isas`).
+            unsafe { next_flag_avx512(hay, from, prev_x, escape) }
+        }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             // SAFETY: `Isa::Avx2` is only ever selected after run-time detection of AVX2, BMI1,
@@ -285,7 +297,7 @@ impl Runs {
 
 /// The run of ASCII digits and separators starting at `s`, when it certainly holds no card
 /// number and ends inside `hay` at an ASCII byte that is neither: returns that byte's
-/// index. `None` means "decode it exactly" (non-ASCII, chunk end, or a possible PAN).
+/// index (or `s + 1` when the byte at `s` is such a byte, so callers always advance). `None` means "decode it exactly" (non-ASCII, chunk end, or a possible PAN).
 /// The caller guarantees that no digit run is open before `s`.
 pub(crate) fn run_without_pan(hay: &[u8], s: usize) -> Option<usize> {
     let mut i = s;
@@ -303,6 +315,11 @@ pub(crate) fn run_without_pan(hay: &[u8], s: usize) -> Option<usize> {
     }
     if *hay.get(i)? >= 0x80 {
         return None;
+    }
+    if i == s {
+        // An ASCII breaker the SIMD masks counted as a separator (their separator class
+        // is a superset): it ends no run and opens none.
+        return Some(s + 1);
     }
     if digits < 12 {
         return Some(i);
@@ -476,6 +493,12 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,bmi1,bmi2,lzcnt,popcnt")]
+fn json_needs_exact_avx512(hay: &[u8]) -> bool {
+    json_needs_exact_generic::<crate::simd::Avx512>(hay)
+}
+
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
 fn json_needs_exact_avx2(hay: &[u8]) -> bool {
     json_needs_exact_generic::<crate::simd::Avx2>(hay)
@@ -489,6 +512,12 @@ fn json_needs_exact_sse2(hay: &[u8]) -> bool {
 /// Dispatches [`json_needs_exact_generic`] to `isa`.
 pub(crate) fn json_needs_exact(isa: Isa, hay: &[u8]) -> bool {
     match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            // SAFETY: `Isa::Avx512` is only selected after run-time detection of
+            // AVX-512F/BW and the AVX2 set (`simd::has_avx512`).
+            unsafe { json_needs_exact_avx512(hay) }
+        }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             // SAFETY: `Isa::Avx2` is only selected after run-time detection of AVX2, BMI1,

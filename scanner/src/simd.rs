@@ -8,13 +8,16 @@
 use std::sync::OnceLock;
 
 /// The masks of one 64-byte block.
+///
+/// `sep` and `ws` are supersets (what one nibble lookup gives): callers only use them to
+/// decide where to look closer, never to rule anything out.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub(crate) struct Masks {
     /// ASCII digits `0`-`9`.
     pub(crate) digit: u64,
     /// Bytes >= 0x80 (any non-ASCII UTF-8 byte).
     pub(crate) high: u64,
-    /// ASCII separators: space, `-`, `.`, `_`.
+    /// ASCII separators (space, `-`, `.`, `_`) and also `/`, `P`, `]`, `^`.
     pub(crate) sep: u64,
     /// `\`.
     pub(crate) backslash: u64,
@@ -22,12 +25,71 @@ pub(crate) struct Masks {
     pub(crate) quote: u64,
     /// `:`.
     pub(crate) colon: u64,
-    /// JSON whitespace: space, tab, CR, LF.
+    /// JSON whitespace (space, tab, CR, LF) and also NUL, `)`, `*`, `-`.
     pub(crate) ws: u64,
     /// `e` or `E`.
     pub(crate) exp: u64,
     /// `+`.
     pub(crate) plus: u64,
+}
+
+/// Class bits of the nibble lookup: a byte is in a class when the entry of its high
+/// nibble and the entry of its low nibble share the class bit.
+const C_DIGIT: u8 = 1;
+const C_SEP: u8 = 2;
+const C_BACKSLASH: u8 = 4;
+const C_QUOTE: u8 = 8;
+const C_COLON: u8 = 16;
+const C_EXP: u8 = 32;
+const C_PLUS: u8 = 64;
+const C_WS: u8 = 128;
+
+/// Entries by low nibble.
+const LO_NIBBLE: [u8; 16] = [
+    C_DIGIT | C_SEP | C_WS, // 0: '0', ' ', 'P', NUL
+    C_DIGIT,
+    C_DIGIT | C_QUOTE, // 2: '"'
+    C_DIGIT,
+    C_DIGIT,
+    C_DIGIT | C_EXP, // 5: 'E', 'e'
+    C_DIGIT,
+    C_DIGIT,
+    C_DIGIT,
+    C_DIGIT | C_WS, // 9: tab, ')'
+    C_COLON | C_WS, // A: ':', LF, '*'
+    C_PLUS,         // B: '+'
+    C_BACKSLASH,    // C: '\\'
+    C_SEP | C_WS,   // D: '-', CR, ']'
+    C_SEP,          // E: '.', '^'
+    C_SEP,          // F: '/', '_'
+];
+
+/// Entries by high nibble (8 to F: non-ASCII, no class).
+const HI_NIBBLE: [u8; 16] = [
+    C_WS, // 0x0_: NUL, tab, LF, CR
+    0,
+    C_SEP | C_QUOTE | C_PLUS | C_WS, // 0x2_: ' ', '"', '+', '-', '.', '/', ')', '*'
+    C_DIGIT | C_COLON,               // 0x3_
+    C_EXP,                           // 0x4_: 'E'
+    C_SEP | C_BACKSLASH,             // 0x5_: 'P', '\\', ']', '^', '_'
+    C_EXP,                           // 0x6_: 'e'
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+];
+
+/// The class byte of `b` (the nibble lookup the SIMD kernels do 32 or 64 bytes at a time).
+#[inline(always)]
+fn class_of(b: u8) -> u8 {
+    let lo = LO_NIBBLE.get(usize::from(b & 15)).copied().unwrap_or(0);
+    let hi = HI_NIBBLE.get(usize::from(b >> 4)).copied().unwrap_or(0);
+    lo & hi
 }
 
 impl Masks {
@@ -86,25 +148,18 @@ impl Classify for Scalar {
         let mut m = Masks::default();
         for (i, &b) in block.iter().enumerate() {
             let bit = 1u64 << i;
-            if b.is_ascii_digit() {
-                m.digit |= bit;
-            }
+            let c = class_of(b);
+            let on = |k: u8| if c & k != 0 { bit } else { 0 };
+            m.digit |= on(C_DIGIT);
+            m.sep |= on(C_SEP);
+            m.backslash |= on(C_BACKSLASH);
+            m.quote |= on(C_QUOTE);
+            m.colon |= on(C_COLON);
+            m.exp |= on(C_EXP);
+            m.plus |= on(C_PLUS);
+            m.ws |= on(C_WS);
             if b >= 0x80 {
                 m.high |= bit;
-            }
-            if crate::chars::is_ascii_sep(b) {
-                m.sep |= bit;
-            }
-            match b {
-                b'\\' => m.backslash |= bit,
-                b'"' => m.quote |= bit,
-                b':' => m.colon |= bit,
-                b'e' | b'E' => m.exp |= bit,
-                b'+' => m.plus |= bit,
-                _ => {}
-            }
-            if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
-                m.ws |= bit;
             }
         }
         m
@@ -113,13 +168,20 @@ impl Classify for Scalar {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Classify, Masks};
+    use super::{
+        C_BACKSLASH, C_COLON, C_DIGIT, C_EXP, C_PLUS, C_QUOTE, C_SEP, C_WS, Classify, HI_NIBBLE,
+        LO_NIBBLE, Masks,
+    };
     use std::arch::x86_64::*;
 
-    /// SSE2: part of the x86_64 baseline.
+    /// SSE2: part of the x86_64 baseline (no byte shuffle: compares and ranges).
     pub(crate) struct Sse2;
-    /// AVX2 (with BMI1, BMI2, LZCNT, POPCNT), detected at run time.
+    /// AVX2 (with BMI1, BMI2, LZCNT, POPCNT), detected at run time: nibble lookups with
+    /// `vpshufb`.
     pub(crate) struct Avx2;
+    /// AVX-512BW (plus the AVX2 set), detected at run time: one 64-byte register per block,
+    /// class masks straight into mask registers.
+    pub(crate) struct Avx512;
 
     impl Classify for Sse2 {
         #[inline(always)]
@@ -130,29 +192,43 @@ mod x86 {
                 // `block`; SSE2 is enabled on every x86_64 target.
                 let v = unsafe { _mm_loadu_si128(block.as_ptr().add(k * 16).cast()) };
                 let sh = k * 16;
+                macro_rules! eq {
+                    ($c:expr) => {
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8($c as i8))
+                    };
+                }
+                // Bytes in lo..=lo+n.
+                macro_rules! range {
+                    ($lo:expr, $n:expr) => {{
+                        let x = _mm_sub_epi8(v, _mm_set1_epi8($lo as i8));
+                        _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8($n as i8)), x)
+                    }};
+                }
+                macro_rules! w {
+                    ($r:expr) => {
+                        u64::from(_mm_movemask_epi8($r) as u16) << sh
+                    };
+                }
                 // SAFETY: SSE2 intrinsics on registers only; SSE2 is baseline on x86_64.
                 unsafe {
-                    macro_rules! eq {
-                        ($c:expr) => {
-                            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8($c as i8)))
-                        };
-                    }
-                    macro_rules! w {
-                        ($r:expr) => {
-                            u64::from($r as u16) << sh
-                        };
-                    }
-                    let x = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-                    let dig = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(9)), x);
-                    m.digit |= w!(_mm_movemask_epi8(dig));
-                    m.high |= w!(_mm_movemask_epi8(v));
                     let space = eq!(b' ');
-                    m.sep |= w!(space | eq!(b'-') | eq!(b'.') | eq!(b'_'));
+                    m.digit |= w!(range!(b'0', 9));
+                    m.high |= w!(v);
+                    m.sep |= w!(_mm_or_si128(
+                        _mm_or_si128(space, eq!(b'P')),
+                        _mm_or_si128(range!(b'-', 2), range!(b']', 2))
+                    ));
                     m.backslash |= w!(eq!(b'\\'));
                     m.quote |= w!(eq!(b'"'));
                     m.colon |= w!(eq!(b':'));
-                    m.ws |= w!(space | eq!(b'\t') | eq!(b'\r') | eq!(b'\n'));
-                    m.exp |= w!(eq!(b'e') | eq!(b'E'));
+                    m.ws |= w!(_mm_or_si128(
+                        _mm_or_si128(
+                            _mm_or_si128(space, eq!(0)),
+                            _mm_or_si128(range!(b'\t', 1), eq!(b'\r'))
+                        ),
+                        _mm_or_si128(range!(b')', 1), eq!(b'-'))
+                    ));
+                    m.exp |= w!(_mm_or_si128(eq!(b'e'), eq!(b'E')));
                     m.plus |= w!(eq!(b'+'));
                 }
             }
@@ -164,44 +240,89 @@ mod x86 {
         #[target_feature(enable = "avx2")]
         #[inline]
         unsafe fn masks(block: &[u8; 64]) -> Masks {
+            // SAFETY: the tables are 16 bytes each; AVX2 is guaranteed by the caller.
+            let (lo_t, hi_t) = unsafe {
+                (
+                    _mm256_broadcastsi128_si256(_mm_loadu_si128(LO_NIBBLE.as_ptr().cast())),
+                    _mm256_broadcastsi128_si256(_mm_loadu_si128(HI_NIBBLE.as_ptr().cast())),
+                )
+            };
+            let low4 = _mm256_set1_epi8(15);
             let mut m = Masks::default();
             for k in 0..2 {
                 // SAFETY: k * 32 + 32 <= 64: the unaligned 32-byte load stays inside
                 // `block`; the caller guarantees AVX2 (trait contract).
                 let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(k * 32).cast()) };
                 let sh = k * 32;
-                {
-                    macro_rules! eq {
-                        ($c:expr) => {
-                            _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8($c as i8)))
-                        };
-                    }
-                    macro_rules! w {
-                        ($r:expr) => {
-                            u64::from($r as u32) << sh
-                        };
-                    }
-                    let x = _mm256_sub_epi8(v, _mm256_set1_epi8(b'0' as i8));
-                    let dig = _mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(9)), x);
-                    m.digit |= w!(_mm256_movemask_epi8(dig));
-                    m.high |= w!(_mm256_movemask_epi8(v));
-                    let space = eq!(b' ');
-                    m.sep |= w!(space | eq!(b'-') | eq!(b'.') | eq!(b'_'));
-                    m.backslash |= w!(eq!(b'\\'));
-                    m.quote |= w!(eq!(b'"'));
-                    m.colon |= w!(eq!(b':'));
-                    m.ws |= w!(space | eq!(b'\t') | eq!(b'\r') | eq!(b'\n'));
-                    m.exp |= w!(eq!(b'e') | eq!(b'E'));
-                    m.plus |= w!(eq!(b'+'));
+                let lo = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, low4));
+                let hi = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+                let c = _mm256_and_si256(lo, hi);
+                // Class bit b to each byte's top bit (a 16-bit shift by 7 - b moves bit b
+                // of both bytes of a lane to their bit 7), then one movemask.
+                macro_rules! bit {
+                    ($shift:literal) => {
+                        u64::from(_mm256_movemask_epi8(_mm256_slli_epi16::<$shift>(c)) as u32) << sh
+                    };
                 }
+                const _: () = assert!(
+                    C_DIGIT == 1
+                        && C_SEP == 2
+                        && C_BACKSLASH == 4
+                        && C_QUOTE == 8
+                        && C_COLON == 16
+                        && C_EXP == 32
+                        && C_PLUS == 64
+                        && C_WS == 128
+                );
+                m.digit |= bit!(7);
+                m.sep |= bit!(6);
+                m.backslash |= bit!(5);
+                m.quote |= bit!(4);
+                m.colon |= bit!(3);
+                m.exp |= bit!(2);
+                m.plus |= bit!(1);
+                m.ws |= bit!(0);
+                m.high |= u64::from(_mm256_movemask_epi8(v) as u32) << sh;
             }
             m
+        }
+    }
+
+    impl Classify for Avx512 {
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn masks(block: &[u8; 64]) -> Masks {
+            // SAFETY: the tables are 16 bytes each and `block` is 64 bytes; AVX-512BW is
+            // guaranteed by the caller (trait contract).
+            let (lo_t, hi_t, v) = unsafe {
+                (
+                    _mm512_broadcast_i32x4(_mm_loadu_si128(LO_NIBBLE.as_ptr().cast())),
+                    _mm512_broadcast_i32x4(_mm_loadu_si128(HI_NIBBLE.as_ptr().cast())),
+                    _mm512_loadu_si512(block.as_ptr().cast()),
+                )
+            };
+            let low4 = _mm512_set1_epi8(15);
+            let lo = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(v, low4));
+            let hi = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16::<4>(v), low4));
+            let c = _mm512_and_si512(lo, hi);
+            let test = |k: u8| _mm512_test_epi8_mask(c, _mm512_set1_epi8(k as i8));
+            Masks {
+                digit: test(C_DIGIT),
+                high: _mm512_movepi8_mask(v),
+                sep: test(C_SEP),
+                backslash: test(C_BACKSLASH),
+                quote: test(C_QUOTE),
+                colon: test(C_COLON),
+                ws: test(C_WS),
+                exp: test(C_EXP),
+                plus: test(C_PLUS),
+            }
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{Avx2, Sse2};
+pub(crate) use x86::{Avx2, Avx512, Sse2};
 
 /// AVX2 plus the bit instructions the AVX2 kernels use (every AVX2 CPU has them, but
 /// they are checked anyway).
@@ -214,9 +335,19 @@ fn has_avx2() -> bool {
         && std::arch::is_x86_feature_detected!("popcnt")
 }
 
+/// AVX-512BW with the AVX2 set (detected at run time).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    has_avx2()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+}
+
 /// Which implementation runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Isa {
+    /// AVX-512BW with the AVX2 set (detected at run time).
+    Avx512,
     /// AVX2 with BMI1/BMI2/LZCNT/POPCNT (detected at run time).
     Avx2,
     /// SSE2 (x86_64 baseline).
@@ -232,6 +363,9 @@ pub fn detected_isa() -> Isa {
     *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
+            if has_avx512() {
+                return Isa::Avx512;
+            }
             if has_avx2() {
                 return Isa::Avx2;
             }
@@ -252,6 +386,9 @@ pub fn available_isas() -> Vec<Isa> {
         v.push(Isa::Sse2);
         if has_avx2() {
             v.push(Isa::Avx2);
+        }
+        if has_avx512() {
+            v.push(Isa::Avx512);
         }
     }
     v
@@ -288,6 +425,10 @@ mod tests {
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: AVX2 was just detected.
                     assert_eq!(unsafe { Avx2::masks(&block) }, want);
+                }
+                if has_avx512() {
+                    // SAFETY: AVX-512BW was just detected.
+                    assert_eq!(unsafe { Avx512::masks(&block) }, want);
                 }
             }
             assert_ne!(want, Masks::default(), "block {start}");
