@@ -483,7 +483,7 @@ def check_metrics(metrics_txt: str, dashboard: str, alerts: str, out_rules: str,
                  "OutscopeRateLimitRedisFallback", "OutscopeDependencyDown", "OutscopeUpstreamErrors",
                  "OutscopeTokenizerErrors", "OutscopeEgressCheckBlocked", "OutscopeCertificateExpiringSoon",
                  "OutscopeConfigReloadFailed", "OutscopeInstanceNotReady",
-                 "OutscopeShadowModeForwardsCardData", "OutscopeSecretRefreshFailing",
+                 "OutscopeShadowModeForwardsCardData", "OutscopeHighOverheadP99", "OutscopeSecretRefreshFailing",
                  "OutscopeSecretsStale"):
         expect(name in alert_names, f"alert {name}")
 

@@ -39,6 +39,8 @@ pub struct Finished<'a> {
     pub response_bytes: u64,
     pub request_id: &'a str,
     pub elapsed: Duration,
+    /// How long the upstream took to answer with a response head (None: not forwarded).
+    pub upstream_wait: Option<Duration>,
 }
 
 /// The registry every outscope process starts with.
@@ -244,6 +246,9 @@ impl App {
             done.request_bytes,
             done.response_bytes,
         );
+        if let Some(wait) = done.upstream_wait {
+            route.overhead(done.elapsed.saturating_sub(wait));
+        }
         if let Some(code) = done.error {
             self.metrics.reject(code);
         }

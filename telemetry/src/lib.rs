@@ -12,6 +12,7 @@
 //! | `outscope_build_info` | gauge (=1) | `version`, `commit` (if known) |
 //! | `outscope_requests_total` | counter | `route`, `method`, `status` |
 //! | `outscope_request_duration_seconds` | histogram | `route` |
+//! | `outscope_request_overhead_seconds` | histogram | `route` |
 //! | `outscope_request_body_bytes` | histogram | `route` |
 //! | `outscope_response_body_bytes` | histogram | `route` |
 //! | `outscope_connections_active` | gauge | `listener` |

@@ -15,7 +15,9 @@ use crate::labels::{
     self, FallbackMode, LabelEnum, Method, ReloadResult, STATUS_LABEL_COUNT, TlsErrorReason,
     UpstreamErrorKind,
 };
-use crate::primitives::{Counter, DURATION_BUCKETS, Gauge, Histogram, SIZE_BUCKETS};
+use crate::primitives::{
+    Counter, DURATION_BUCKETS, Gauge, Histogram, OVERHEAD_BUCKETS, SIZE_BUCKETS,
+};
 
 /// The `route` label of requests that matched no route (or ended before routing).
 /// Config validation should reserve route names starting with `_`; a route configured
@@ -195,11 +197,17 @@ impl Metrics {
                 }
             }
         }
-        let hists: [(&str, &str, PickHistogram); 3] = [
+        let hists: [(&str, &str, PickHistogram); 4] = [
             (
                 "outscope_request_duration_seconds",
-                "Time from request head received to response body end.",
+                "Time from the request head received to the response head sent.",
                 |s| &s.duration,
+            ),
+            (
+                "outscope_request_overhead_seconds",
+                "outscope's own time in forwarded requests: the duration less the wait for \
+                 the upstream's response head (tokenizer calls included).",
+                |s| &s.overhead,
             ),
             (
                 "outscope_request_body_bytes",
@@ -334,6 +342,7 @@ fn unix_seconds(t: SystemTime) -> f64 {
 pub struct RouteSeries {
     requests: Box<[Counter]>,
     duration: Histogram,
+    overhead: Histogram,
     request_bytes: Histogram,
     response_bytes: Histogram,
 }
@@ -344,6 +353,7 @@ impl Default for RouteSeries {
         Self {
             requests: (0..cells).map(|_| Counter::default()).collect(),
             duration: Histogram::new(DURATION_BUCKETS),
+            overhead: Histogram::new(OVERHEAD_BUCKETS),
             request_bytes: Histogram::new(SIZE_BUCKETS),
             response_bytes: Histogram::new(SIZE_BUCKETS),
         }
@@ -368,6 +378,12 @@ impl RouteMetrics {
         self.0.duration.observe_duration(elapsed);
         self.0.request_bytes.observe(req_bytes as f64);
         self.0.response_bytes.observe(resp_bytes as f64);
+    }
+
+    /// outscope's own time in a forwarded request: the duration less the wait for the
+    /// upstream's response head (`outscope_request_overhead_seconds`).
+    pub fn overhead(&self, own: Duration) {
+        self.0.overhead.observe_duration(own);
     }
 
     /// Only `outscope_requests_total` (for answers with no meaningful duration or size).

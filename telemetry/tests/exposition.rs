@@ -26,6 +26,7 @@ fn populated() -> AdminState {
     let routes = metrics.bind_routes(["payments"]);
     routes[0].record(Method::Post, 201, Duration::from_millis(3), 1000, 200);
     routes[0].record(Method::Post, 201, Duration::from_millis(40), 70_000, 10);
+    routes[0].overhead(Duration::from_micros(300));
     routes[0].count(Method::Get, 418);
     metrics.unmatched_route().count(Method::Other, 404);
     let listeners = metrics.bind_listeners(["public"]);

@@ -10,7 +10,7 @@ mod checks;
 mod upstream;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
@@ -38,6 +38,8 @@ struct Outcome {
     rate_headers: Option<outscope_ratelimit::headers::RateLimitHeaders>,
     audit: Vec<protect::Audited>,
     let_through: protect::LetThrough,
+    /// The wait for the upstream's response head, once the request was sent.
+    upstream_wait: Option<Duration>,
 }
 
 /// The response body size when known up front (fixed bodies, upstream Content-Length).
@@ -101,6 +103,7 @@ pub async fn handle(
             response_bytes: response_bytes(&resp),
             request_id: id_value.to_str().unwrap_or_default(),
             elapsed: started.elapsed(),
+            upstream_wait: outcome.upstream_wait,
         },
     );
     resp
@@ -176,7 +179,10 @@ async fn drive(
             policy,
         )?;
     }
-    let mut resp = match upstream.send(upstream_req).await {
+    let sent = Instant::now();
+    let sending = upstream.send(upstream_req).await;
+    outcome.upstream_wait = Some(sent.elapsed());
+    let mut resp = match sending {
         Ok(resp) => resp,
         Err(err) => {
             app.upstream_failed(rt, route.upstream, &err);

@@ -47,6 +47,44 @@ async fn metrics_count_requests_by_route_status_and_rejection_code() {
 }
 
 #[tokio::test]
+async fn outscope_s_own_time_leaves_out_the_upstream_s_wait() {
+    let stack = Stack::start(|_, _| {}).await;
+    stack
+        .upstream
+        .behave(Behaviour::Delay(Duration::from_millis(300)));
+    assert_eq!(stack.client().get("/slow").await.status, 200);
+    stack
+        .client()
+        .raw(
+            b"GET http://evil.test/ HTTP/1.1\r\nhost: evil.test\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+    let (_, metrics) = admin_get(stack.proxy.running.admin_addr, "/metrics").await;
+    let series =
+        |name: &str, route: &str| sample(&metrics, &format!("{name}{{route=\"{route}\"}}"));
+    // The request took the upstream's 300 ms ...
+    assert_eq!(
+        series("outscope_request_duration_seconds_count", "all"),
+        Some(1.0)
+    );
+    let total = series("outscope_request_duration_seconds_sum", "all").unwrap_or(0.0);
+    assert!(total >= 0.3, "{metrics}");
+    // ... of which outscope's own share is what is left (and well under it here).
+    assert_eq!(
+        series("outscope_request_overhead_seconds_count", "all"),
+        Some(1.0)
+    );
+    let own = series("outscope_request_overhead_seconds_sum", "all").unwrap_or(f64::MAX);
+    assert!(own < total - 0.29, "own {own} of total {total}");
+    // A request never forwarded has no upstream wait to take out: it is not observed.
+    assert_eq!(
+        series("outscope_request_overhead_seconds_count", "_unmatched"),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
 async fn refused_tls_handshakes_are_counted_by_reason() {
     let stack = Stack::start(|_, _| {}).await;
     assert!(stack.client().tls12_only().connect().await.is_err());
