@@ -169,26 +169,20 @@ fn hash3(a: u8, b: u8, c: u8, len: usize) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> 16) as usize
 }
 
-/// The key-end filter: bits for the last 3 bytes of every spelling of 3 to 5 bytes and
-/// the last 6 bytes of every longer one (bytes folded with `| 0x20`). It needs no key
-/// start or length, only the 8 bytes before the closing quote.
+/// The key-end filter: one bit per spelling, hashed from its bytes folded with `| 0x20`:
+/// the whole spelling when it is shorter than 8 bytes, else its last 8. The 8 bytes before
+/// a key's closing quote give the same value (see [`tail_value`]), so the filter needs no
+/// key start or length.
 pub(crate) fn end_table() -> &'static [u64; 1024] {
     static TABLE: OnceLock<[u64; 1024]> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = [0u64; 1024];
         for form in forms().keys() {
-            let n = form.len();
-            let take = if n >= 6 { 6 } else { 3 };
-            let Some(tail) = form.get(n.saturating_sub(take)..) else {
-                continue;
-            };
-            if n < 3 {
-                continue;
-            }
+            let tail = form.get(form.len().saturating_sub(8)..).unwrap_or(&[]);
             let v = tail
                 .iter()
                 .fold(0u64, |acc, &b| (acc << 8) | u64::from(b | 0x20));
-            let h = hash_end(v, take == 6);
+            let h = hash_tail(v);
             if let Some(w) = t.get_mut(h / 64) {
                 *w |= 1u64 << (h % 64);
             }
@@ -198,13 +192,27 @@ pub(crate) fn end_table() -> &'static [u64; 1024] {
 }
 
 #[inline(always)]
-fn hash_end(v: u64, six: bool) -> usize {
-    let salt = if six { 0x5151_0000_0000_0000 } else { 0 };
-    ((v ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+fn hash_tail(v: u64) -> usize {
+    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+}
+
+/// The key bytes of an 8-byte window ending right before a closing quote (big-endian: the
+/// byte before the quote is the least significant), folded with `| 0x20`: the bytes after
+/// the last `"` of the window (the opening quote of a key shorter than 8 bytes), or all 8.
+/// Bytes that fold to `"` only shorten the value; no spelling of a sensitive name has one.
+#[inline(always)]
+fn tail_value(w: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let t = w ^ 0x2222_2222_2222_2222;
+    // 0x80 in exactly the bytes that are `"` (no carries between bytes).
+    let quotes = !((((t & LOW7) + LOW7) | t) | LOW7);
+    let last = quotes & quotes.wrapping_neg();
+    w & (last >> 7).wrapping_sub(1)
 }
 
 /// False guarantees that the key whose closing quote is at `q` (no escapes) is not
-/// sensitive; true means "check it" ([`key_at_may_be_sensitive`]).
+/// sensitive; true means "check it" ([`key_at_may_be_sensitive`]). No branches but the
+/// bounds check, so callers can test several keys and branch once.
 #[inline(always)]
 pub(crate) fn key_end_filter(table: &[u64; 1024], hay: &[u8], q: usize) -> bool {
     let Some(w) = q
@@ -214,17 +222,11 @@ pub(crate) fn key_end_filter(table: &[u64; 1024], hay: &[u8], q: usize) -> bool 
     else {
         return true;
     };
-    if w[7] == b']' {
-        return true;
-    }
-    // Big-endian view: the byte before the quote is the least significant.
     let v = u64::from_be_bytes(*w) | 0x2020_2020_2020_2020;
-    let bit = |h: usize| {
-        table
-            .get(h / 64)
-            .is_some_and(|x| x & (1u64 << (h % 64)) != 0)
-    };
-    bit(hash_end(v & 0xFF_FFFF, false)) || bit(hash_end(v & 0xFFFF_FFFF_FFFF, true))
+    let h = hash_tail(tail_value(v));
+    let word = table.get(h / 64).copied().unwrap_or(u64::MAX);
+    // A bracketed key (`card[cvc]`, `]` folds to `}`) is always checked.
+    (word >> (h % 64)) & 1 != 0 || v & 0xFF == u64::from(b'}')
 }
 
 /// True when the raw key (no escapes) is sensitive; a few instructions for most keys.
@@ -327,6 +329,28 @@ mod tests {
             "name", "id", "order_id", "code", "zip_code", "date", "month", "card.cvc", "c_v_v", "",
         ] {
             assert_eq!(classify_key(k.as_bytes()), None, "{k}");
+        }
+    }
+
+    #[test]
+    fn end_filter_passes_every_spelling_in_every_case() {
+        for form in forms().keys() {
+            let name = String::from_utf8_lossy(form).into_owned();
+            for key in [name.clone(), name.to_ascii_uppercase()] {
+                for pad in ["", "p", "padding_key"] {
+                    let doc = format!("{{\"{pad}\":1,\"{key}\":1}}");
+                    let q = doc.len() - 4;
+                    assert!(key_end_filter(end_table(), doc.as_bytes(), q), "{key}");
+                }
+            }
+        }
+        // Short ordinary keys are matched whole: `id`, `name`, `type` do not pass.
+        for key in ["id", "name", "type", "amount", "currency"] {
+            let doc = format!("{{\"order\":1,\"{key}\":1}}");
+            assert!(
+                !key_end_filter(end_table(), doc.as_bytes(), doc.len() - 4),
+                "{key}"
+            );
         }
     }
 

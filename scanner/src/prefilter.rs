@@ -403,6 +403,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     let mut prev_quote_top = 0u64;
     let mut prev_ws_top = 0u64;
     let mut prev_digit_top = 0u64;
+    let mut prev_ds_top2 = 0u64;
     // Bytes below `floor` were examined already (a run proven free of card numbers).
     let mut floor = 0usize;
     let mut runs = Runs::new(Some(b'\\'));
@@ -418,26 +419,39 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         if masks.backslash != 0 {
             return true;
         }
-        // e/E right after a digit: maybe a number with an exponent.
+        // e/E after a digit and a digit or separator, before a digit, separator or `+`:
+        // maybe a number with an exponent (the mantissa of a card number has 2 or more
+        // digits).
         let next_ok = ((masks.digit | masks.sep | masks.plus) >> 1) | (1u64 << 63);
-        let mut e = masks.exp & ((masks.digit << 1) | prev_digit_top) & next_ok;
-        while e != 0 {
-            let i = pos + e.trailing_zeros() as usize;
-            if crate::json::exponent_number_may_be_pan(hay, i) {
-                return true;
+        let ds = masks.digit | masks.sep;
+        let mut e = masks.exp
+            & ((masks.digit << 1) | prev_digit_top)
+            & ((ds << 2) | prev_ds_top2)
+            & next_ok;
+        if e != 0 {
+            while e != 0 {
+                let i = pos + e.trailing_zeros() as usize;
+                if crate::json::exponent_number_may_be_pan(hay, i) {
+                    return true;
+                }
+                e &= e - 1;
             }
-            e &= e - 1;
         }
-        // Key ends: a quote right before a colon, or a colon after whitespace.
-        let mut keys = masks.quote & (masks.colon >> 1);
-        while keys != 0 {
-            let q = pos + keys.trailing_zeros() as usize;
-            if crate::keys::key_end_filter(table, hay, q)
-                && crate::keys::key_at_may_be_sensitive(hay, q)
-            {
+        // Key ends: a quote right before a colon. The filter runs on every key with one
+        // branch for all of them; the exact name check only after a filter hit.
+        let keys = masks.quote & (masks.colon >> 1);
+        if keys != 0 {
+            let mut hit =
+                crate::keys::key_end_filter(table, hay, pos + keys.trailing_zeros() as usize);
+            let mut more = keys & (keys - 1);
+            while more != 0 {
+                hit |=
+                    crate::keys::key_end_filter(table, hay, pos + more.trailing_zeros() as usize);
+                more &= more - 1;
+            }
+            if hit && keys_may_be_sensitive(table, hay, pos, keys) {
                 return true;
             }
-            keys &= keys - 1;
         }
         if masks.colon & 1 != 0
             && prev_quote_top != 0
@@ -473,6 +487,8 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
                     prev_quote_top = u64::from(before(1) == b'"');
                     prev_ws_top = u64::from(matches!(before(1), b' ' | b'\t' | b'\r' | b'\n'));
                     prev_digit_top = u64::from(before(1).is_ascii_digit());
+                    let ds = |b: u8| b.is_ascii_digit() || crate::chars::is_ascii_sep(b);
+                    prev_ds_top2 = u64::from(ds(before(2))) | (u64::from(ds(before(1))) << 1);
                     runs = Runs::new(Some(b'\\'));
                     continue;
                 }
@@ -486,10 +502,27 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         prev_quote_top = masks.quote >> 63;
         prev_ws_top = masks.ws >> 63;
         prev_digit_top = masks.digit >> 63;
+        prev_ds_top2 = (masks.digit | masks.sep) >> 62;
         pos += 64;
     }
     // A run that reached the end of the document: decide it exactly.
     runs.pending.is_some()
+}
+
+/// The exact check of the keys of a block after a filter hit (rare).
+#[cold]
+#[inline(never)]
+fn keys_may_be_sensitive(table: &[u64; 1024], hay: &[u8], pos: usize, mut keys: u64) -> bool {
+    while keys != 0 {
+        let q = pos + keys.trailing_zeros() as usize;
+        if crate::keys::key_end_filter(table, hay, q)
+            && crate::keys::key_at_may_be_sensitive(hay, q)
+        {
+            return true;
+        }
+        keys &= keys - 1;
+    }
+    false
 }
 
 #[cfg(target_arch = "x86_64")]
