@@ -339,6 +339,14 @@ def check_compose(path: str) -> None:
 # Families a later issue adds, which alert rules may name ahead of time (with a comment
 # "<family> lands with the <issue>"): none at the moment; every rule names exported families.
 FUTURE: dict[str, set[str]] = {}
+# Families exported only when a feature is configured (the scraped instance runs without
+# it): envelope data keys from Vault transit (`tokenizer.transit_key`).
+CONDITIONAL: dict[str, set[str]] = {
+    "outscope_data_key_rotations_total": {"result"},
+    "outscope_data_key_unwraps_total": {"result"},
+    "outscope_data_key_created_timestamp_seconds": set(),
+    "outscope_data_key_transit_version": set(),
+}
 ALWAYS_LABELS = {"job", "instance", "__name__"}
 PROMQL_WORDS = {
     "sum", "min", "max", "avg", "count", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -393,13 +401,13 @@ def check_expr(where: str, expr: str, names: dict[str, str], labels: dict[str, s
         if ident.startswith(("outscope_", "process_")):
             if ident in names:
                 used.add(names[ident])
-            elif future_ok and ident in FUTURE:
+            elif future_ok and (ident in FUTURE or ident in CONDITIONAL):
                 used.add(ident)
             else:
                 fail(f"{where}: metric {ident} is not exported by outscope")
     allowed = set(ALWAYS_LABELS) | {"le"}
     for fam in used:
-        allowed |= labels.get(fam, set()) | FUTURE.get(fam, set())
+        allowed |= labels.get(fam, set()) | FUTURE.get(fam, set()) | CONDITIONAL.get(fam, set())
     if "up" in re.findall(r"\b[a-z_]+\b", stripped):
         allowed |= {"job", "instance"}
     named = set(re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", stripped))
@@ -483,7 +491,8 @@ def check_metrics(metrics_txt: str, dashboard: str, alerts: str, out_rules: str,
                  "OutscopeRateLimitRedisFallback", "OutscopeDependencyDown", "OutscopeUpstreamErrors",
                  "OutscopeTokenizerErrors", "OutscopeEgressCheckBlocked", "OutscopeCertificateExpiringSoon",
                  "OutscopeConfigReloadFailed", "OutscopeInstanceNotReady",
-                 "OutscopeShadowModeForwardsCardData", "OutscopeHighOverheadP99", "OutscopeSecretRefreshFailing",
+                 "OutscopeShadowModeForwardsCardData", "OutscopeHighOverheadP99",
+                 "OutscopeDataKeyRotationFailing", "OutscopeDataKeyOverdue", "OutscopeSecretRefreshFailing",
                  "OutscopeSecretsStale"):
         expect(name in alert_names, f"alert {name}")
 
