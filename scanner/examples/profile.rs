@@ -19,7 +19,11 @@ fn main() {
         _ => corpus::Kind::Clean,
     };
     let (data, docs) = corpus::generate(kind, 16 << 20, 0x5EED);
-    let s = Scanner::new(mode);
+    let s = match std::env::var("OUTSCOPE_ISA").as_deref() {
+        Ok("avx2") => Scanner::with_isa(mode, outscope_scanner::Isa::Avx2).unwrap(),
+        Ok("sse2") => Scanner::with_isa(mode, outscope_scanner::Isa::Sse2).unwrap(),
+        _ => Scanner::new(mode),
+    };
     if args.get(3).is_some() {
         let exact: Vec<_> = docs
             .iter()
@@ -76,14 +80,14 @@ fn main() {
     );
 }
 
-/// User + system CPU time of this process (Linux `/proc/self/stat`, 100 ticks a second),
+/// CPU time of this thread in seconds (Linux `/proc/thread-self/schedstat`, nanoseconds),
 /// steadier than wall time on a shared machine.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = after
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns: f64 = stat
         .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0.0);
+    ns / 1e9
 }

@@ -317,8 +317,8 @@ pub(crate) fn run_without_pan(hay: &[u8], s: usize) -> Option<usize> {
         return None;
     }
     if i == s {
-        // An ASCII breaker the SIMD masks counted as a separator (their separator class
-        // is a superset): it ends no run and opens none.
+        // An ASCII breaker (a flagged run never starts at one today; kept so callers
+        // always advance): it ends no run and opens none.
         return Some(s + 1);
     }
     if digits < 12 {
@@ -419,10 +419,11 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         if masks.backslash != 0 {
             return true;
         }
-        // e/E after a digit and a digit or separator, before a digit, separator or `+`:
+        // e/E after a digit and a digit or separator, before a digit, separator or `+`
+        // (in the `exp` class):
         // maybe a number with an exponent (the mantissa of a card number has 2 or more
         // digits).
-        let next_ok = ((masks.digit | masks.sep | masks.plus) >> 1) | (1u64 << 63);
+        let next_ok = ((masks.digit | masks.sep | masks.exp) >> 1) | (1u64 << 63);
         let ds = masks.digit | masks.sep;
         let mut e = masks.exp
             & ((masks.digit << 1) | prev_digit_top)

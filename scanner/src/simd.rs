@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 /// The masks of one 64-byte block.
 ///
-/// `sep` and `ws` are supersets (what one nibble lookup gives): callers only use them to
+/// `exp` and `ws` are supersets (what one nibble lookup gives): callers only use them to
 /// decide where to look closer, never to rule anything out.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub(crate) struct Masks {
@@ -17,7 +17,7 @@ pub(crate) struct Masks {
     pub(crate) digit: u64,
     /// Bytes >= 0x80 (any non-ASCII UTF-8 byte).
     pub(crate) high: u64,
-    /// ASCII separators (space, `-`, `.`, `_`) and also `/`, `P`, `]`, `^`.
+    /// ASCII separators: space, `-`, `.`, `_`.
     pub(crate) sep: u64,
     /// `\`.
     pub(crate) backslash: u64,
@@ -27,52 +27,52 @@ pub(crate) struct Masks {
     pub(crate) colon: u64,
     /// JSON whitespace (space, tab, CR, LF) and also NUL, `)`, `*`, `-`.
     pub(crate) ws: u64,
-    /// `e` or `E`.
+    /// What may continue a number at an exponent: `e`, `E`, `+`, and also `%`, `K`, `k`.
     pub(crate) exp: u64,
-    /// `+`.
-    pub(crate) plus: u64,
 }
 
 /// Class bits of the nibble lookup: a byte is in a class when the entry of its high
 /// nibble and the entry of its low nibble share the class bit.
 const C_DIGIT: u8 = 1;
+/// Space, `-`, `.` (with `_`: the separators).
 const C_SEP: u8 = 2;
 const C_BACKSLASH: u8 = 4;
 const C_QUOTE: u8 = 8;
 const C_COLON: u8 = 16;
 const C_EXP: u8 = 32;
-const C_PLUS: u8 = 64;
+/// `_` (its nibbles would add `/`, `P`, `]` and `^` to [`C_SEP`]).
+const C_UNDERSCORE: u8 = 64;
 const C_WS: u8 = 128;
 
 /// Entries by low nibble.
 const LO_NIBBLE: [u8; 16] = [
-    C_DIGIT | C_SEP | C_WS, // 0: '0', ' ', 'P', NUL
+    C_DIGIT | C_SEP | C_WS, // 0: '0', ' ', NUL
     C_DIGIT,
     C_DIGIT | C_QUOTE, // 2: '"'
     C_DIGIT,
     C_DIGIT,
-    C_DIGIT | C_EXP, // 5: 'E', 'e'
+    C_DIGIT | C_EXP, // 5: 'E', 'e', '%'
     C_DIGIT,
     C_DIGIT,
     C_DIGIT,
     C_DIGIT | C_WS, // 9: tab, ')'
     C_COLON | C_WS, // A: ':', LF, '*'
-    C_PLUS,         // B: '+'
+    C_EXP,          // B: '+', 'K', 'k'
     C_BACKSLASH,    // C: '\\'
-    C_SEP | C_WS,   // D: '-', CR, ']'
-    C_SEP,          // E: '.', '^'
-    C_SEP,          // F: '/', '_'
+    C_SEP | C_WS,   // D: '-', CR
+    C_SEP,          // E: '.'
+    C_UNDERSCORE,   // F: '_'
 ];
 
 /// Entries by high nibble (8 to F: non-ASCII, no class).
 const HI_NIBBLE: [u8; 16] = [
     C_WS, // 0x0_: NUL, tab, LF, CR
     0,
-    C_SEP | C_QUOTE | C_PLUS | C_WS, // 0x2_: ' ', '"', '+', '-', '.', '/', ')', '*'
-    C_DIGIT | C_COLON,               // 0x3_
-    C_EXP,                           // 0x4_: 'E'
-    C_SEP | C_BACKSLASH,             // 0x5_: 'P', '\\', ']', '^', '_'
-    C_EXP,                           // 0x6_: 'e'
+    C_SEP | C_QUOTE | C_EXP | C_WS, // 0x2_: ' ', '"', '%', '+', '-', '.', ')', '*'
+    C_DIGIT | C_COLON,              // 0x3_
+    C_EXP,                          // 0x4_: 'E', 'K'
+    C_BACKSLASH | C_UNDERSCORE,     // 0x5_: '\\', '_'
+    C_EXP,                          // 0x6_: 'e', 'k'
     0,
     0,
     0,
@@ -106,7 +106,6 @@ impl Masks {
             colon: self.colon >> k,
             ws: self.ws >> k,
             exp: self.exp >> k,
-            plus: self.plus >> k,
         }
     }
 }
@@ -151,12 +150,11 @@ impl Classify for Scalar {
             let c = class_of(b);
             let on = |k: u8| if c & k != 0 { bit } else { 0 };
             m.digit |= on(C_DIGIT);
-            m.sep |= on(C_SEP);
+            m.sep |= on(C_SEP | C_UNDERSCORE);
             m.backslash |= on(C_BACKSLASH);
             m.quote |= on(C_QUOTE);
             m.colon |= on(C_COLON);
             m.exp |= on(C_EXP);
-            m.plus |= on(C_PLUS);
             m.ws |= on(C_WS);
             if b >= 0x80 {
                 m.high |= bit;
@@ -169,8 +167,8 @@ impl Classify for Scalar {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{
-        C_BACKSLASH, C_COLON, C_DIGIT, C_EXP, C_PLUS, C_QUOTE, C_SEP, C_WS, Classify, HI_NIBBLE,
-        LO_NIBBLE, Masks,
+        C_BACKSLASH, C_COLON, C_DIGIT, C_EXP, C_QUOTE, C_SEP, C_UNDERSCORE, C_WS, Classify,
+        HI_NIBBLE, LO_NIBBLE, Masks,
     };
     use std::arch::x86_64::*;
 
@@ -215,8 +213,8 @@ mod x86 {
                     m.digit |= w!(range!(b'0', 9));
                     m.high |= w!(v);
                     m.sep |= w!(_mm_or_si128(
-                        _mm_or_si128(space, eq!(b'P')),
-                        _mm_or_si128(range!(b'-', 2), range!(b']', 2))
+                        _mm_or_si128(space, eq!(b'_')),
+                        range!(b'-', 1)
                     ));
                     m.backslash |= w!(eq!(b'\\'));
                     m.quote |= w!(eq!(b'"'));
@@ -228,8 +226,13 @@ mod x86 {
                         ),
                         _mm_or_si128(range!(b')', 1), eq!(b'-'))
                     ));
-                    m.exp |= w!(_mm_or_si128(eq!(b'e'), eq!(b'E')));
-                    m.plus |= w!(eq!(b'+'));
+                    m.exp |= w!(_mm_or_si128(
+                        _mm_or_si128(eq!(b'e'), eq!(b'E')),
+                        _mm_or_si128(
+                            _mm_or_si128(eq!(b'+'), eq!(b'%')),
+                            _mm_or_si128(eq!(b'k'), eq!(b'K'))
+                        )
+                    ));
                 }
             }
             m
@@ -271,16 +274,20 @@ mod x86 {
                         && C_QUOTE == 8
                         && C_COLON == 16
                         && C_EXP == 32
-                        && C_PLUS == 64
+                        && C_UNDERSCORE == 64
                         && C_WS == 128
                 );
                 m.digit |= bit!(7);
-                m.sep |= bit!(6);
+                // Separators: two class bits, ORed before the movemask.
+                m.sep |= u64::from(_mm256_movemask_epi8(_mm256_or_si256(
+                    _mm256_slli_epi16::<6>(c),
+                    _mm256_slli_epi16::<1>(c),
+                )) as u32)
+                    << sh;
                 m.backslash |= bit!(5);
                 m.quote |= bit!(4);
                 m.colon |= bit!(3);
                 m.exp |= bit!(2);
-                m.plus |= bit!(1);
                 m.ws |= bit!(0);
                 m.high |= u64::from(_mm256_movemask_epi8(v) as u32) << sh;
             }
@@ -309,13 +316,12 @@ mod x86 {
             Masks {
                 digit: test(C_DIGIT),
                 high: _mm512_movepi8_mask(v),
-                sep: test(C_SEP),
+                sep: test(C_SEP | C_UNDERSCORE),
                 backslash: test(C_BACKSLASH),
                 quote: test(C_QUOTE),
                 colon: test(C_COLON),
                 ws: test(C_WS),
                 exp: test(C_EXP),
-                plus: test(C_PLUS),
             }
         }
     }
