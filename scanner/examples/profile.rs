@@ -18,7 +18,11 @@ fn main() {
         Some("numeric") => corpus::Kind::AllNumeric,
         _ => corpus::Kind::Clean,
     };
-    let (data, docs) = corpus::generate(kind, 16 << 20, 0x5EED);
+    let mib: usize = std::env::var("OUTSCOPE_PROFILE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let (data, docs) = corpus::generate(kind, mib << 20, 0x5EED);
     let s = match std::env::var("OUTSCOPE_ISA").as_deref() {
         Ok("avx2") => Scanner::with_isa(mode, outscope_scanner::Isa::Avx2).unwrap(),
         Ok("sse2") => Scanner::with_isa(mode, outscope_scanner::Isa::Sse2).unwrap(),

@@ -8,6 +8,10 @@
 
 use crate::simd::{Classify, Isa, Masks, Scalar, tail_masks};
 
+/// How far ahead of the block loop the cache is asked to fetch (large inputs stream from
+/// memory; the block loop alone does not keep enough loads in flight).
+const PREFETCH_AHEAD: usize = 1024;
+
 /// Bit mask of the M bytes of a block. `prev_x` holds the digit/high bits of the previous
 /// block (only its top 3 bits matter).
 #[inline(always)]
@@ -45,6 +49,7 @@ fn next_flag_generic<C: Classify>(
     let mut prev_x = prev_x;
     let mut runs = Runs::new(escape);
     while pos < hay.len() {
+        C::prefetch(hay, pos + PREFETCH_AHEAD);
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
             // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
@@ -409,6 +414,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
     let mut runs = Runs::new(Some(b'\\'));
     let table = crate::keys::end_table();
     while pos < hay.len() {
+        C::prefetch(hay, pos + PREFETCH_AHEAD);
         let rest = hay.get(pos..).unwrap_or(&[]);
         let (masks, valid) = match rest.first_chunk::<64>() {
             // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.

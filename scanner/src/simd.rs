@@ -136,6 +136,28 @@ pub(crate) trait Classify {
     /// # Safety
     /// The CPU must support the implementation's target features.
     unsafe fn masks(block: &[u8; 64]) -> Masks;
+
+    /// Hints the cache that the bytes at `hay[at..]` will be read soon (no-op when `at` is
+    /// out of bounds or the ISA has no hint).
+    #[inline(always)]
+    fn prefetch(hay: &[u8], at: usize) {
+        let _ = (hay, at);
+    }
+}
+
+/// The x86 prefetch hint for `hay[at]` (nothing when out of bounds).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch_x86(hay: &[u8], at: usize) {
+    if let Some(b) = hay.get(at) {
+        // SAFETY: `b` is a valid reference; a prefetch never faults and has no effect on
+        // program state; SSE is baseline on x86_64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(b).cast(),
+            );
+        }
+    }
 }
 
 /// Portable scalar implementation: always available, always tested.
@@ -240,6 +262,11 @@ mod x86 {
     }
 
     impl Classify for Avx2 {
+        #[inline(always)]
+        fn prefetch(hay: &[u8], at: usize) {
+            super::prefetch_x86(hay, at);
+        }
+
         #[target_feature(enable = "avx2")]
         #[inline]
         unsafe fn masks(block: &[u8; 64]) -> Masks {
@@ -296,6 +323,11 @@ mod x86 {
     }
 
     impl Classify for Avx512 {
+        #[inline(always)]
+        fn prefetch(hay: &[u8], at: usize) {
+            super::prefetch_x86(hay, at);
+        }
+
         #[target_feature(enable = "avx512f,avx512bw,avx2")]
         #[inline]
         unsafe fn masks(block: &[u8; 64]) -> Masks {
