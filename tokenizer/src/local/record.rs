@@ -9,8 +9,9 @@
 const V1: u8 = 1;
 const V2: u8 = 2;
 
-/// A decoded record, borrowing from the stored bytes.
-#[derive(Debug, PartialEq, Eq)]
+/// A decoded record, borrowing from the stored bytes. `Debug` shows key ids and lengths,
+/// never the wrapped data key or the ciphertext.
+#[derive(PartialEq, Eq)]
 pub(crate) enum Record<'a> {
     Static {
         key_id: &'a str,
@@ -21,6 +22,28 @@ pub(crate) enum Record<'a> {
         wrapped: &'a str,
         sealed: &'a [u8],
     },
+}
+
+impl std::fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Record::Static { key_id, sealed } => f
+                .debug_struct("Static")
+                .field("key_id", key_id)
+                .field("sealed_len", &sealed.len())
+                .finish(),
+            Record::Envelope {
+                key_id,
+                wrapped,
+                sealed,
+            } => f
+                .debug_struct("Envelope")
+                .field("key_id", key_id)
+                .field("transit_version", &super::envelope::version_of(wrapped))
+                .field("sealed_len", &sealed.len())
+                .finish(),
+        }
+    }
 }
 
 impl Record<'_> {
@@ -34,6 +57,9 @@ impl Record<'_> {
     }
 }
 
+/// The record in `record`; `None` when it is malformed, and for a v2 record whose key id
+/// is not the id of its wrapped data key (a forged or swapped wrapped key is refused here,
+/// before any cached key is looked up or any version decision is made from its prefix).
 pub(crate) fn decode(record: &[u8]) -> Option<Record<'_>> {
     let (&version, rest) = record.split_first()?;
     let (key_id, rest) = short_field(rest)?;
@@ -49,9 +75,13 @@ pub(crate) fn decode(record: &[u8]) -> Option<Record<'_>> {
                 return None;
             }
             let (wrapped, sealed) = rest.split_at(len);
+            let wrapped = std::str::from_utf8(wrapped).ok()?;
+            if super::envelope::key_id(wrapped) != key_id {
+                return None;
+            }
             Some(Record::Envelope {
                 key_id,
-                wrapped: std::str::from_utf8(wrapped).ok()?,
+                wrapped,
                 sealed,
             })
         }
@@ -112,12 +142,13 @@ mod tests {
 
     #[test]
     fn envelope_records_carry_the_wrapped_data_key() {
-        let record = encode_envelope("dk_1", "vault:v4:abc", b"sealed").unwrap_or_default();
+        let id = super::super::envelope::key_id("vault:v4:abc");
+        let record = encode_envelope(&id, "vault:v4:abc", b"sealed").unwrap_or_default();
         let decoded = decode(&record);
         assert_eq!(
             decoded,
             Some(Record::Envelope {
-                key_id: "dk_1",
+                key_id: &id,
                 wrapped: "vault:v4:abc",
                 sealed: b"sealed"
             })
@@ -130,5 +161,26 @@ mod tests {
         );
         let v1 = encode_static("k1", b"x").unwrap_or_default();
         assert_eq!(decode(&v1).map(|r| r.transit_version()), Some(0));
+    }
+
+    #[test]
+    fn an_envelope_record_whose_id_is_not_its_wrapped_keys_id_is_refused() {
+        let id = super::super::envelope::key_id("vault:v1:real");
+        for forged in ["vault:v1:other", "vault:v99:forged"] {
+            let record = encode_envelope(&id, forged, b"sealed").unwrap_or_default();
+            assert_eq!(decode(&record), None, "{forged}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_wrapped_key() {
+        let id = super::super::envelope::key_id("vault:v4:c2VjcmV0");
+        let record = encode_envelope(&id, "vault:v4:c2VjcmV0", b"sealed").unwrap_or_default();
+        let shown = format!("{:?}", decode(&record));
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("vault:v"),
+            "{shown}"
+        );
+        assert!(shown.contains(&id), "{shown}");
     }
 }
