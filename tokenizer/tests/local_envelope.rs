@@ -90,6 +90,28 @@ impl Setup {
         .unwrap()
     }
 
+    async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.redis_url.as_str()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    async fn record(&self, token: &str) -> Vec<u8> {
+        redis::cmd("GET")
+            .arg(format!("{}:tok:{token}", self.prefix))
+            .query_async(&mut self.connection().await)
+            .await
+            .unwrap()
+    }
+
+    async fn set_record(&self, token: &str, record: &[u8]) {
+        let () = redis::cmd("SET")
+            .arg(format!("{}:tok:{token}", self.prefix))
+            .arg(record)
+            .query_async(&mut self.connection().await)
+            .await
+            .unwrap();
+    }
+
     async fn records(&self) -> Vec<Vec<u8>> {
         let client = redis::Client::open(self.redis_url.as_str()).unwrap();
         let mut c = client.get_multiplexed_async_connection().await.unwrap();
@@ -129,6 +151,42 @@ async fn rewrap(vault: &LocalVault, mut cursor: u64, latest: u64, max_pages: usi
         }
     }
     total
+}
+
+/// `n` distinct Luhn-valid 16-digit card numbers.
+fn numbers(n: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let body = format!("400000{i:09}");
+            let sum: u32 = body
+                .bytes()
+                .rev()
+                .enumerate()
+                .map(|(pos, b)| {
+                    let d = u32::from(b - b'0');
+                    if pos % 2 == 0 {
+                        let d = d * 2;
+                        if d > 9 { d - 9 } else { d }
+                    } else {
+                        d
+                    }
+                })
+                .sum();
+            format!("{body}{}", (10 - sum % 10) % 10)
+        })
+        .collect()
+}
+
+/// A v2 record with its wrapped data key replaced by `wrapped` (the key id kept).
+fn with_wrapped(record: &[u8], wrapped: &str) -> Vec<u8> {
+    let id_len = usize::from(record[1]);
+    let at = 2 + id_len;
+    let old_len = usize::from(u16::from_be_bytes([record[at], record[at + 1]]));
+    let mut out = record[..at].to_vec();
+    out.extend_from_slice(&u16::try_from(wrapped.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(wrapped.as_bytes());
+    out.extend_from_slice(&record[at + 2 + old_len..]);
+    out
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -381,4 +439,63 @@ async fn the_memory_store_has_nothing_to_rewrap_and_static_vaults_no_transit() {
             .unwrap_err(),
         RewrapError::NoEnvelope
     );
+}
+
+#[tokio::test]
+async fn rewrap_counts_tampered_and_forged_records_as_failed_and_walks_on() {
+    let (bao, redis) = (
+        outscope_testkit::shared_openbao(),
+        outscope_testkit::shared_redis(),
+    );
+    let root = client(bao.addr(), bao.root_token());
+    let (mount, key) = transit(&root).await;
+    let setup = Setup::new(redis.url(), "tampered");
+    let keys = Arc::new(DataKeys::new(&root, &mount, &key));
+    let vault = setup.vault(Some(keys.clone()), false);
+    keys.rotate().await.unwrap();
+    let mut tokens = Vec::new();
+    for number in numbers(12) {
+        tokens.push(vault.tokenize(card(&number)).await.unwrap().token);
+    }
+    // One record with a flipped GCM tag byte, one moved to another token's key, one
+    // whose wrapped data key claims version 99 under the same (cached) key id.
+    let mut tag = setup.record(&tokens[0]).await;
+    *tag.last_mut().unwrap() ^= 1;
+    setup.set_record(&tokens[0], &tag).await;
+    let moved = setup.record(&tokens[2]).await;
+    setup.set_record(&tokens[1], &moved).await;
+    let forged = with_wrapped(&setup.record(&tokens[3]).await, "vault:v99:forged");
+    setup.set_record(&tokens[3], &forged).await;
+    for token in &tokens[..4] {
+        let opened = vault.detokenize(token).await;
+        if token == &tokens[2] {
+            assert!(opened.is_ok());
+        } else {
+            assert_eq!(
+                opened.err(),
+                Some(TokenizeError::unavailable(UnavailableCause::StoreCorrupt)),
+                "the key id in memory does not excuse a record"
+            );
+        }
+    }
+
+    root.transit(&mount).rotate(&key).await.unwrap();
+    let latest = keys.latest_version().await.unwrap();
+    let dry = rewrap_dry(&vault, latest).await;
+    assert_eq!(
+        (dry.scanned, dry.stale),
+        (12, 11),
+        "the forged record is neither stale nor current: {dry:?}"
+    );
+    keys.rotate().await.unwrap();
+    let done = rewrap(&vault, 0, latest, 10_000).await;
+    assert_eq!(done.cursor, 0, "the walk completes: {done:?}");
+    assert_eq!(
+        (done.scanned, done.rewrapped, done.failed, done.changed),
+        (12, 9, 3, 0),
+        "{done:?}"
+    );
+    for (i, token) in tokens.iter().enumerate().skip(4) {
+        assert!(vault.detokenize(token).await.is_ok(), "record {i}");
+    }
 }

@@ -8,7 +8,7 @@
 
 use super::store::Store;
 use super::{DataKeys, LocalVault, record};
-use crate::error::{ErrorKind, TokenizeError};
+use crate::error::{TokenizeError, UnavailableCause};
 
 /// What one page did. Counts only: never a token, a record or key material.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,7 +24,10 @@ pub struct RewrapPage {
     /// Stale records another writer changed between our read and write (left as they
     /// were; a rerun looks at them again).
     pub changed: u64,
-    /// Records that could not be opened (corrupt, unknown static key, unwrap refused).
+    /// Records that could not be opened or decoded (corrupt or tampered: a failed GCM tag,
+    /// a record moved to another token, a key id that is not its wrapped key's; an unknown
+    /// static key; an unwrap Vault refused, e.g. a retired version). Counted, never fatal:
+    /// the walk goes on.
     pub failed: u64,
 }
 
@@ -46,7 +49,8 @@ pub enum RewrapError {
          ({latest}); fetch a new data key"
     )]
     StaleDataKey { have: u64, latest: u64 },
-    /// Redis or Vault transit did not answer; resume from the last printed cursor.
+    /// Redis or Vault transit did not answer (or the data key stopped being usable);
+    /// resume from the last printed cursor.
     #[error("{0}")]
     Unavailable(TokenizeError),
 }
@@ -112,14 +116,31 @@ impl LocalVault {
                         page.changed += 1;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::Unavailable => {
-                    return Err(RewrapError::Unavailable(e));
-                }
+                Err(e) if stops_the_walk(&e) => return Err(RewrapError::Unavailable(e)),
+                // This record only: corrupt or tampered (failed tag, moved, key id not its
+                // wrapped key's, bad key length), a static key not configured, an unwrap
+                // Vault refused (retired version, policy).
                 Err(_) => page.failed += 1,
             }
         }
         Ok(page)
     }
+}
+
+/// Whether an error opening or sealing one record means the next records would fail the
+/// same way: Redis or Vault transit unreachable, or no data key to seal with. Anything
+/// else is about that record alone and is counted in [`RewrapPage::failed`].
+fn stops_the_walk(error: &TokenizeError) -> bool {
+    matches!(
+        error,
+        TokenizeError::Timeout(_)
+            | TokenizeError::Unavailable {
+                cause: UnavailableCause::Store
+                    | UnavailableCause::KeyService
+                    | UnavailableCause::NoDataKey,
+                ..
+            }
+    )
 }
 
 /// The current data key, if it is wrapped by the latest transit key version.
