@@ -325,25 +325,39 @@ async fn rewrap_moves_every_record_to_the_latest_transit_version_resumably_and_i
     assert_eq!((dry.scanned, dry.stale, dry.rewrapped), (5, 5, 0));
 
     keys.rotate().await.unwrap();
-    // Interrupted after one page, then resumed from the printed cursor.
+    // Many more records than a page holds, so one page cannot finish the walk.
+    for number in numbers(40) {
+        let token = vault.tokenize(card(&number)).await.unwrap().token;
+        assert!(
+            setup
+                .record(&token)
+                .await
+                .windows(9)
+                .any(|w| w == b"vault:v2:")
+        );
+    }
+    let total = 5 + 40;
+    // Interrupted after one page, then resumed from its cursor.
     let first = rewrap(&vault, 0, latest, 1).await;
-    assert!(first.scanned < 5 || first.cursor == 0, "{first:?}");
-    let rest = if first.cursor == 0 {
-        RewrapPage::default()
-    } else {
-        rewrap(&vault, first.cursor, latest, 100).await
-    };
+    assert_ne!(
+        first.cursor, 0,
+        "one page of 2 keys is not the whole walk: {first:?}"
+    );
+    assert!(first.scanned < total, "{first:?}");
+    let rest = rewrap(&vault, first.cursor, latest, 10_000).await;
+    assert_eq!(rest.cursor, 0, "the resumed walk completes");
     assert_eq!(first.rewrapped + rest.rewrapped, 5, "{first:?} {rest:?}");
+    assert_eq!(first.scanned + rest.scanned, total, "{first:?} {rest:?}");
     assert_eq!(first.failed + rest.failed + first.changed + rest.changed, 0);
     for record in setup.records().await {
         assert_eq!(record[0], 2);
         assert!(contains(&record, b"vault:v2:"), "every record at version 2");
     }
 
-    let again = rewrap(&vault, 0, latest, 100).await;
+    let again = rewrap(&vault, 0, latest, 10_000).await;
     assert_eq!(
         (again.scanned, again.stale, again.rewrapped),
-        (5, 0, 0),
+        (total, 0, 0),
         "a rerun does nothing"
     );
 
