@@ -346,6 +346,9 @@ CONDITIONAL: dict[str, set[str]] = {
     "outscope_data_key_unwraps_total": {"result"},
     "outscope_data_key_created_timestamp_seconds": set(),
     "outscope_data_key_transit_version": set(),
+    "outscope_data_key_transit_latest_version": set(),
+    "outscope_data_key_transit_min_decryption_version": set(),
+    "outscope_data_key_version_checks_total": {"result"},
 }
 ALWAYS_LABELS = {"job", "instance", "__name__"}
 PROMQL_WORDS = {

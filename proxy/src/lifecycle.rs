@@ -211,6 +211,15 @@ impl Running {
         datakeys::rotate(&self.app.runtime(), &self.keys, why).await
     }
 
+    /// What the data key loop does every minute: reads the transit key's versions, turns
+    /// readiness down while the current data key's version is retired, and fetches a new
+    /// data key when the transit key has a newer version (`None`: no transit key).
+    pub async fn check_data_key_versions(
+        &self,
+    ) -> Option<Result<(), outscope_tokenizer::KeyError>> {
+        datakeys::check_versions(&self.app.runtime(), &self.keys).await
+    }
+
     async fn reload_path(&self, path: &Path) -> Result<(), ReloadError> {
         match outscope_config::load_with(path, &outscope_config::Checks::ALL) {
             Ok(config) => self.reload_config(config).await,

@@ -161,9 +161,12 @@ async fn walk(vault: &LocalVault, transit_key: &str, args: &RewrapArgs) -> ExitC
     }
     if !args.dry_run && args.cursor == 0 && total.changed == 0 {
         println!(
-            "every record is at transit key version {latest}; after `outscope vault rewrap \
-             --dry-run` reports stale=0, older versions can be retired: \
-             write {}/keys/{}/config min_decryption_version={latest}",
+            "every record scanned is at transit key version {latest}. Before retiring older \
+             versions, check that every instance seals with version {latest} \
+             (outscope_data_key_transit_version = {latest} on each, which they reach within a \
+             minute of the transit key's rotation), then run `outscope vault rewrap --dry-run` \
+             again: only when it reports stale=0 write {}/keys/{}/config \
+             min_decryption_version={latest}",
             transit_key.rsplit_once('/').map_or("transit", |(m, _)| m),
             transit_key.rsplit_once('/').map_or(transit_key, |(_, k)| k)
         );

@@ -139,9 +139,11 @@ pub enum UnavailableCause {
     StoreFull,
     #[error("token store holds a record we could not read")]
     StoreCorrupt,
-    /// Envelope encryption: no data key in memory (Vault transit has not answered since
-    /// start), so new cards cannot be sealed.
-    #[error("no data key: Vault transit has not provided one")]
+    /// Envelope encryption: no data key that may seal (Vault transit has not answered
+    /// since start, or the current key's transit version was retired by
+    /// `min_decryption_version` and no newer key could be fetched yet), so new cards cannot
+    /// be sealed.
+    #[error("no data key: Vault transit has not provided a usable one")]
     NoDataKey,
     /// Envelope encryption: Vault transit was unreachable when a record's data key had to
     /// be unwrapped.

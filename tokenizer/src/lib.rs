@@ -58,6 +58,7 @@ pub use error::{
 pub use local::{
     CurrentKey, DataKeys, KeyError, KeyRing, KeyStats, LocalOptions, LocalVault,
     MEMORY_MAX_RECORDS, RedisStoreOptions, RewrapError, RewrapPage, StoreOptions, TokenFormat,
+    TransitVersions,
 };
 pub use result::TokenResult;
 pub use secret::SecretString;

@@ -456,6 +456,63 @@ async fn the_memory_store_has_nothing_to_rewrap_and_static_vaults_no_transit() {
 }
 
 #[tokio::test]
+async fn a_data_key_under_a_retired_transit_version_seals_nothing_until_a_new_key_is_fetched() {
+    let (bao, redis) = (
+        outscope_testkit::shared_openbao(),
+        outscope_testkit::shared_redis(),
+    );
+    let root = client(bao.addr(), bao.root_token());
+    let (mount, key) = transit(&root).await;
+    let setup = Setup::new(redis.url(), "retired");
+    let keys = Arc::new(DataKeys::new(&root, &mount, &key));
+    let vault = setup.vault(Some(keys.clone()), false);
+    keys.rotate().await.unwrap();
+    let before = vault.tokenize(card(VISA)).await.unwrap().token;
+
+    // The custodian rotates the transit key and retires version 1 at once.
+    root.transit(&mount).rotate(&key).await.unwrap();
+    let versions = keys.check_versions().await.unwrap();
+    assert_eq!((versions.latest, versions.min_decryption), (2, 1));
+    let stats = keys.stats();
+    assert!(stats.behind_transit() && !stats.retired(), "{stats:?}");
+    assert!(
+        vault.can_seal(),
+        "version 1 still decrypts: keep sealing until rotated"
+    );
+    root.transit(&mount)
+        .set_min_decryption_version(&key, 2)
+        .await
+        .unwrap();
+    keys.check_versions().await.unwrap();
+    let stats = keys.stats();
+    assert_eq!((stats.latest_version, stats.min_decryption_version), (2, 2));
+    assert!(stats.retired(), "{stats:?}");
+    assert!(!vault.can_seal());
+    assert_eq!(
+        vault.tokenize(card(MASTERCARD)).await.unwrap_err(),
+        TokenizeError::unavailable(UnavailableCause::NoDataKey),
+        "a card sealed now could never be opened by another instance"
+    );
+    // Known cards keep their tokens (the index needs no data key).
+    assert_eq!(vault.tokenize(card(VISA)).await.unwrap().token, before);
+
+    let current = keys.rotate().await.unwrap();
+    assert_eq!(current.version, 2);
+    assert!(vault.can_seal() && !keys.stats().behind_transit());
+    let after = vault.tokenize(card(MASTERCARD)).await.unwrap().token;
+    let fresh = setup.vault(Some(Arc::new(DataKeys::new(&root, &mount, &key))), false);
+    assert_eq!(
+        fresh.detokenize(&after).await.unwrap().expose(),
+        MASTERCARD.as_bytes()
+    );
+    let stats = keys.stats();
+    assert_eq!(
+        (stats.version_checks_ok, stats.version_checks_failed),
+        (2, 0)
+    );
+}
+
+#[tokio::test]
 async fn rewrap_counts_tampered_and_forged_records_as_failed_and_walks_on() {
     let (bao, redis) = (
         outscope_testkit::shared_openbao(),

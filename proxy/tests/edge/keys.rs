@@ -74,18 +74,42 @@ async fn transit(root: &VaultClient) -> (String, String) {
 /// The least privilege docs/key-management.md gives outscope: make data keys, unwrap
 /// them, read the key's versions. Nothing else (no export, no rotate, no config).
 async fn transit_app_role(root: &VaultClient, mount: &str, key: &str, dir: &Path) -> VaultAuth {
-    let policy = unique("outscope-transit");
-    let rules = format!(
-        "path \"{mount}/datakey/plaintext/{key}\" {{ capabilities = [\"update\"] }}\n\
-         path \"{mount}/decrypt/{key}\" {{ capabilities = [\"update\"] }}\n\
+    transit_app_role_named(root, mount, key, dir).await.0
+}
+
+/// The three capabilities of docs/key-management.md on `mount/key`, as policy text;
+/// `datakey` false leaves out `datakey/plaintext` (nothing new can be fetched).
+fn transit_rules(mount: &str, key: &str, datakey: bool) -> String {
+    let mut rules = format!(
+        "path \"{mount}/decrypt/{key}\" {{ capabilities = [\"update\"] }}\n\
          path \"{mount}/keys/{key}\" {{ capabilities = [\"read\"] }}\n"
     );
+    if datakey {
+        rules.push_str(&format!(
+            "path \"{mount}/datakey/plaintext/{key}\" {{ capabilities = [\"update\"] }}\n"
+        ));
+    }
+    rules
+}
+
+async fn set_policy(root: &VaultClient, policy: &str, rules: &str) {
     root.write_raw(
         &format!("sys/policies/acl/{policy}"),
         &json!({ "policy": rules }),
     )
     .await
     .unwrap();
+}
+
+/// [`transit_app_role`], and the name of its policy (to change what it grants).
+async fn transit_app_role_named(
+    root: &VaultClient,
+    mount: &str,
+    key: &str,
+    dir: &Path,
+) -> (VaultAuth, String) {
+    let policy = unique("outscope-transit");
+    set_policy(root, &policy, &transit_rules(mount, key, true)).await;
     let approle = unique("approle");
     root.write_raw(
         &format!("sys/auth/{approle}"),
@@ -110,11 +134,12 @@ async fn transit_app_role(root: &VaultClient, mount: &str, key: &str, dir: &Path
     let secret_id_file = dir.join("transit-secret-id");
     std::fs::write(&role_id_file, text(&role_id, "/data/role_id")).unwrap();
     std::fs::write(&secret_id_file, text(&secret_id, "/data/secret_id")).unwrap();
-    VaultAuth::AppRole {
+    let auth = VaultAuth::AppRole {
         mount: approle,
         role_id: role_id_file,
         secret_id: secret_id_file,
-    }
+    };
+    (auth, policy)
 }
 
 fn envelope_vault(pki: &Pki, mount: &str, key: &str) -> Tokenizer {
@@ -340,6 +365,91 @@ async fn data_keys_rotate_on_their_schedule_and_old_tokens_keep_opening() {
     assert_eq!(detokenize(&proxy, &first).await, CARDS[0].as_bytes());
     let (ready, body) = admin_get(proxy.running.admin_addr, "/readyz").await;
     assert_eq!(ready, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_rotated_transit_key_is_followed_and_a_retired_version_never_seals_a_card() {
+    let bao = shared_openbao();
+    let root = root(bao.addr(), bao.root_token());
+    let (mount, key) = transit(&root).await;
+    let pki = Pki::new("outscope transit version CA");
+    let upstream = Upstream::spawn().await;
+    let (auth, policy) = transit_app_role_named(&root, &mount, &key, &pki.dir).await;
+    let mut cfg = config(&pki, &upstream);
+    card_rules(&mut cfg);
+    cfg.tokenizer = Some(envelope_vault(&pki, &mount, &key));
+    cfg.vault = Some(vault_section(bao.addr(), auth));
+    let proxy = Proxy::start(cfg).await;
+    let client = proxy.client(&pki);
+    let admin = proxy.running.admin_addr;
+    let (_, first) = checkout(&client, &upstream, CARDS[0]).await;
+    let first = first.unwrap();
+    let v1_key = current_key_id(&proxy);
+
+    // The custodian rotates the transit key; the next version check (every minute in the
+    // loop, driven here) sees it and fetches a data key of the new version at once, long
+    // before data_key_rotation (1h) is due.
+    root.transit(&mount).rotate(&key).await.unwrap();
+    assert_eq!(proxy.running.check_data_key_versions().await, Some(Ok(())));
+    assert_ne!(current_key_id(&proxy), v1_key);
+    let (_, metrics) = admin_get(admin, "/metrics").await;
+    for (series, value) in [
+        ("outscope_data_key_transit_version", 2.0),
+        ("outscope_data_key_transit_latest_version", 2.0),
+        ("outscope_data_key_transit_min_decryption_version", 1.0),
+    ] {
+        assert_eq!(sample(&metrics, series), Some(value), "{series}\n{metrics}");
+    }
+    // The loop also checked once at start (it may race this test's checks).
+    for series in [
+        "outscope_data_key_version_checks_total{result=\"ok\"}",
+        "outscope_data_key_rotations_total{result=\"ok\"}",
+    ] {
+        let n = sample(&metrics, series);
+        assert!(n.is_some_and(|n| n >= 2.0), "{series}\n{metrics}");
+    }
+
+    // Rotated again and version 2 retired at once, while this instance cannot fetch a new
+    // data key (its policy lost datakey/plaintext): it must not seal a single card under
+    // its version 2 key (nobody else could ever open it), and says so in readiness.
+    set_policy(&root, &policy, &transit_rules(&mount, &key, false)).await;
+    root.transit(&mount).rotate(&key).await.unwrap();
+    root.transit(&mount)
+        .set_min_decryption_version(&key, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy.running.check_data_key_versions().await,
+        Some(Err(KeyError::PermissionDenied))
+    );
+    let (status, token) = checkout(&client, &upstream, CARDS[1]).await;
+    assert_eq!(status, 503);
+    assert_eq!(token, None, "nothing reached the upstream");
+    let (ready, body) = admin_get(admin, "/readyz").await;
+    assert_eq!(ready, 503, "{body}");
+    assert!(
+        body.contains(r#""check":"data_key","reason":"data_key_retired""#),
+        "{body}"
+    );
+
+    // The policy is fixed: the next check fetches a version 3 key; new cards open anywhere.
+    set_policy(&root, &policy, &transit_rules(&mount, &key, true)).await;
+    assert_eq!(proxy.running.check_data_key_versions().await, Some(Ok(())));
+    let (ready, body) = admin_get(admin, "/readyz").await;
+    assert_eq!(ready, 200, "{body}");
+    let (status, second) = checkout(&client, &upstream, CARDS[1]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        detokenize(&proxy, &second.unwrap()).await,
+        CARDS[1].as_bytes()
+    );
+    assert_eq!(detokenize(&proxy, &first).await, CARDS[0].as_bytes());
+    let (_, metrics) = admin_get(admin, "/metrics").await;
+    assert_eq!(
+        sample(&metrics, "outscope_data_key_transit_version"),
+        Some(3.0),
+        "{metrics}"
+    );
 }
 
 /// A configuration file for `outscope vault rewrap`: the local vault in Redis under

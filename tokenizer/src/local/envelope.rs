@@ -11,15 +11,19 @@
 //! ```
 //!
 //! One data key seals new cards until [`DataKeys::rotate`] fetches the next one (the proxy
-//! calls it at start, every `data_key_rotation` and on SIGHUP). A failed rotation keeps the
-//! current key. A record names its data key by id and carries it wrapped: a record whose
-//! key is not in memory is opened after one transit `decrypt` of the wrapped key, which is
-//! then kept in a small bounded cache (wiped when evicted).
+//! calls it at start, every `data_key_rotation`, on SIGHUP, and when
+//! [`DataKeys::check_versions`] finds the transit key rotated). A failed rotation keeps the
+//! current key, unless the transit key's `min_decryption_version` has retired the version
+//! that wraps it: then nothing is sealed (new cards fail closed) until a new key is fetched,
+//! because a record sealed under it could never be opened by another instance. A record
+//! names its data key by id and carries it wrapped: a record whose key is not in memory is
+//! opened after one transit `decrypt` of the wrapped key, which is then kept in a small
+//! bounded cache (wiped when evicted).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -47,6 +51,10 @@ pub struct DataKeys {
     cache: Mutex<VecDeque<Arc<DataKey>>>,
     /// One fetch at a time (timer and SIGHUP may coincide).
     rotating: tokio::sync::Mutex<()>,
+    /// The transit key's versions as last read ([`check_versions`](Self::check_versions),
+    /// or the version of a key just fetched); 0 until known.
+    latest_version: AtomicU64,
+    min_decryption_version: AtomicU64,
     counters: Counters,
 }
 
@@ -56,6 +64,8 @@ struct Counters {
     rotations_failed: AtomicU64,
     unwraps_ok: AtomicU64,
     unwraps_failed: AtomicU64,
+    version_checks_ok: AtomicU64,
+    version_checks_failed: AtomicU64,
 }
 
 /// Counters and the current key, for metrics and logs. Never key material.
@@ -66,16 +76,56 @@ pub struct KeyStats {
     /// Transit `decrypt` calls for wrapped data keys not in memory.
     pub unwraps_ok: u64,
     pub unwraps_failed: u64,
+    /// Reads of the transit key's versions (`keys/<key>`).
+    pub version_checks_ok: u64,
+    pub version_checks_failed: u64,
+    /// The transit key's latest version as last seen (0: not known yet).
+    pub latest_version: u64,
+    /// The transit key's `min_decryption_version` as last seen (0: not known yet).
+    pub min_decryption_version: u64,
     pub current: Option<CurrentKey>,
 }
 
+impl KeyStats {
+    /// Whether the current data key is wrapped by an older transit key version than the
+    /// latest one seen (or there is none): time to fetch a new one.
+    pub fn behind_transit(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_none_or(|k| k.version < self.latest_version)
+    }
+
+    /// Whether there is a current data key and it is behind the transit key (or retired).
+    pub fn has_key_behind(&self) -> bool {
+        self.current.is_some() && (self.behind_transit() || self.retired())
+    }
+
+    /// Whether the current data key's transit version is retired (below
+    /// `min_decryption_version`): it must not seal anything more.
+    pub fn retired(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|k| k.version < self.min_decryption_version)
+    }
+}
+
+/// A transit key's versions, from `keys/<key>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransitVersions {
+    pub latest: u64,
+    /// Ciphertexts under older versions can no longer be decrypted.
+    pub min_decryption: u64,
+}
+
 /// The data key that seals new records: its id, the transit key version that wrapped it,
-/// and when it was fetched. Safe to log.
+/// and when it was fetched (wall clock for metrics, monotonic clock for schedules). Safe
+/// to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentKey {
     pub id: String,
     pub version: u64,
     pub created: SystemTime,
+    pub fetched: Instant,
 }
 
 /// Why a data key could not be fetched. Our own text; never Vault's answer body.
@@ -129,6 +179,8 @@ impl DataKeys {
             current: RwLock::new(None),
             cache: Mutex::new(VecDeque::new()),
             rotating: tokio::sync::Mutex::new(()),
+            latest_version: AtomicU64::new(0),
+            min_decryption_version: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }
@@ -146,6 +198,8 @@ impl DataKeys {
         match self.fetch().await {
             Ok(key) => {
                 self.counters.rotations_ok.fetch_add(1, Ordering::Relaxed);
+                self.latest_version
+                    .fetch_max(key.version, Ordering::Relaxed);
                 let info = key.info();
                 let previous = self
                     .current
@@ -166,13 +220,38 @@ impl DataKeys {
         }
     }
 
+    /// Reads the transit key's versions (`read` on `keys/<key>`) and remembers them: a
+    /// current data key wrapped by a version below `min_decryption_version` stops sealing
+    /// at once ([`can_seal`](Self::can_seal) turns false), and one below the latest version
+    /// shows in [`KeyStats::behind_transit`] (the caller then rotates). Counted either way.
+    pub async fn check_versions(&self) -> Result<TransitVersions, KeyError> {
+        match self.transit.key_info(&self.key).await {
+            Ok(info) => {
+                self.counters
+                    .version_checks_ok
+                    .fetch_add(1, Ordering::Relaxed);
+                // Versions only grow; `fetch_max` keeps a newer one a concurrent fetch saw.
+                self.latest_version
+                    .fetch_max(info.latest_version, Ordering::Relaxed);
+                self.min_decryption_version
+                    .fetch_max(info.min_decryption_version, Ordering::Relaxed);
+                Ok(TransitVersions {
+                    latest: info.latest_version,
+                    min_decryption: info.min_decryption_version,
+                })
+            }
+            Err(e) => {
+                self.counters
+                    .version_checks_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(KeyError::from_vault(&e))
+            }
+        }
+    }
+
     /// The transit key's latest version (what `outscope vault rewrap` moves records to).
     pub async fn latest_version(&self) -> Result<u64, KeyError> {
-        self.transit
-            .key_info(&self.key)
-            .await
-            .map(|info| info.latest_version)
-            .map_err(|e| KeyError::from_vault(&e))
+        self.check_versions().await.map(|v| v.latest)
     }
 
     pub fn stats(&self) -> KeyStats {
@@ -182,13 +261,29 @@ impl DataKeys {
             rotations_failed: load(&self.counters.rotations_failed),
             unwraps_ok: load(&self.counters.unwraps_ok),
             unwraps_failed: load(&self.counters.unwraps_failed),
+            version_checks_ok: load(&self.counters.version_checks_ok),
+            version_checks_failed: load(&self.counters.version_checks_failed),
+            latest_version: load(&self.latest_version),
+            min_decryption_version: load(&self.min_decryption_version),
             current: self.current().map(|k| k.info()),
         }
     }
 
-    /// Whether a data key is in memory (new cards can be sealed).
+    /// Whether a data key is in memory (it may be retired: see [`can_seal`](Self::can_seal)).
     pub fn has_current(&self) -> bool {
         self.current().is_some()
+    }
+
+    /// Whether new cards can be sealed: a data key is in memory and its transit version is
+    /// not retired by `min_decryption_version` (as last seen).
+    pub fn can_seal(&self) -> bool {
+        self.sealing().is_some()
+    }
+
+    /// The current data key, unless its transit version is retired.
+    pub(crate) fn sealing(&self) -> Option<Arc<DataKey>> {
+        let min = self.min_decryption_version.load(Ordering::Relaxed);
+        self.current().filter(|k| k.version >= min)
     }
 
     pub(crate) fn current(&self) -> Option<Arc<DataKey>> {
@@ -289,6 +384,7 @@ pub(crate) struct DataKey {
     /// The transit key version that wrapped it.
     pub(crate) version: u64,
     created: SystemTime,
+    fetched: Instant,
     key: Zeroizing<[u8; 32]>,
 }
 
@@ -304,6 +400,7 @@ impl DataKey {
             wrapped,
             version,
             created: SystemTime::now(),
+            fetched: Instant::now(),
             key,
         })
     }
@@ -313,6 +410,7 @@ impl DataKey {
             id: self.id.clone(),
             version: self.version,
             created: self.created,
+            fetched: self.fetched,
         }
     }
 

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::card::{CardInput, Pan};
 use crate::error::{RejectCode, SetupError, TokenizeError, UnavailableCause};
 use crate::result::TokenResult;
-pub use envelope::{CurrentKey, DataKeys, KeyError, KeyStats};
+pub use envelope::{CurrentKey, DataKeys, KeyError, KeyStats, TransitVersions};
 use keys::DecryptError;
 pub use keys::KeyRing;
 use record::Record;
@@ -142,12 +142,12 @@ impl LocalVault {
     }
 
     /// Whether new cards can be sealed now: always with a static key ring; with envelope
-    /// encryption, once a data key is in memory.
+    /// encryption, once a data key is in memory and its transit version is not retired.
     pub fn can_seal(&self) -> bool {
         self.inner
             .envelope
             .as_ref()
-            .is_none_or(|keys| keys.has_current())
+            .is_none_or(|keys| keys.can_seal())
     }
 
     /// The plaintext of a stored record (v1: static key ring; v2: its data key, unwrapped
@@ -200,14 +200,14 @@ impl LocalVault {
     }
 
     /// The record for `plaintext` under `token`: with envelope encryption, sealed by the
-    /// current data key (none in memory: `Unavailable`, cause `NoDataKey`); otherwise by
-    /// the key ring's first key.
+    /// current data key (none in memory, or its transit version retired: `Unavailable`,
+    /// cause `NoDataKey`); otherwise by the key ring's first key.
     fn seal(&self, plaintext: &[u8], token: &str) -> Result<Vec<u8>, TokenizeError> {
         let failed = || TokenizeError::Misconfigured("vault encryption failed");
         match &self.inner.envelope {
             Some(keys) => {
                 let key = keys
-                    .current()
+                    .sealing()
                     .ok_or(TokenizeError::unavailable(UnavailableCause::NoDataKey))?;
                 let sealed = key.seal(plaintext, token.as_bytes()).ok_or_else(failed)?;
                 record::encode_envelope(&key.id, &key.wrapped, &sealed).ok_or_else(failed)

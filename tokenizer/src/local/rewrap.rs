@@ -145,7 +145,7 @@ fn stops_the_walk(error: &TokenizeError) -> bool {
 
 /// The current data key, if it is wrapped by the latest transit key version.
 fn usable_key(keys: &DataKeys, latest_version: u64) -> Result<(), RewrapError> {
-    let current = keys.current().ok_or(RewrapError::NoDataKey)?;
+    let current = keys.sealing().ok_or(RewrapError::NoDataKey)?;
     if current.version < latest_version {
         return Err(RewrapError::StaleDataKey {
             have: current.version,
