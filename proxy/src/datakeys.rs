@@ -28,8 +28,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use outscope_telemetry::encode::{Encoder, Kind};
 use outscope_telemetry::{Check, Collect, Health, Requirement};
-use outscope_tokenizer::{DataKeys, KeyError};
-use tokio::sync::watch;
+use outscope_tokenizer::{CurrentKey, DataKeys, KeyError};
+use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::runtime::Runtime;
@@ -73,6 +73,8 @@ impl Why {
 pub struct KeyHealth {
     health: Arc<Health>,
     check: Mutex<Option<Check>>,
+    /// Wakes the rotation loop when a reload swapped in another runtime.
+    wake: Notify,
 }
 
 impl KeyHealth {
@@ -80,7 +82,15 @@ impl KeyHealth {
         Self {
             health,
             check: Mutex::new(None),
+            wake: Notify::new(),
         }
+    }
+
+    /// [`note`](Self::note), and wakes the rotation loop to look at the runtime now in
+    /// effect (a reload may have brought other data keys or another period).
+    pub fn changed(&self, rt: &Runtime) {
+        self.note(rt);
+        self.wake.notify_one();
     }
 
     /// Up when the runtime's vault can seal new cards (or does not use data keys).
@@ -114,7 +124,13 @@ pub fn data_keys(rt: &Runtime) -> Option<(Arc<DataKeys>, Duration)> {
 pub async fn rotate(rt: &Runtime, health: &KeyHealth, why: Why) -> Option<Result<(), KeyError>> {
     let (keys, _) = data_keys(rt)?;
     let result = keys.rotate().await;
-    match &result {
+    log_rotation(&keys, &result, why);
+    health.note(rt);
+    Some(result.map(drop))
+}
+
+fn log_rotation(keys: &DataKeys, result: &Result<CurrentKey, KeyError>, why: Why) {
+    match result {
         Ok(current) => tracing::info!(
             transit_key = %keys.transit_key(),
             key_id = %current.id,
@@ -130,8 +146,14 @@ pub async fn rotate(rt: &Runtime, health: &KeyHealth, why: Why) -> Option<Result
             "data key rotation failed; the current data key (if any, and not retired) stays in use"
         ),
     }
-    health.note(rt);
-    Some(result.map(drop))
+}
+
+/// Fetches the first data key of data keys a reload is about to put in effect; logs as
+/// [`rotate`] does.
+pub async fn first_key(keys: &DataKeys) -> Result<(), KeyError> {
+    let result = keys.rotate().await;
+    log_rotation(keys, &result, Why::Reload);
+    result.map(drop)
 }
 
 /// Reads the transit key's versions for `rt`'s vault (nothing without `transit_key`) and
@@ -185,7 +207,10 @@ pub async fn rotation_loop(app: Arc<App>, health: Arc<KeyHealth>, mut stop: watc
         let work = async {
             match next {
                 Next::Wait(wait) => {
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = health.wake.notified() => {}
+                    }
                     None
                 }
                 Next::Rotate(why) => Some((true, rotate(&rt, &health, why).await)),

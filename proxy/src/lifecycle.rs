@@ -28,6 +28,7 @@ use crate::secrets::{
     VaultState, resolve_now,
 };
 use crate::server;
+use outscope_tokenizer::KeyError;
 
 /// How often the refresh task looks again at a configuration without `[vault]` (a reload
 /// may add one).
@@ -61,6 +62,12 @@ pub enum ReloadError {
         "listeners and the admin address cannot be added, removed or moved by a reload; restart to change them"
     )]
     ListenersChanged,
+    /// The configuration names another transit key (or another Vault) whose first data key
+    /// could not be fetched: installing it would leave the instance unable to seal.
+    #[error(
+        "tokenizer.transit_key: no data key from the new transit key ({0}); the running configuration stays in effect"
+    )]
+    DataKey(outscope_tokenizer::KeyError),
 }
 
 /// A started proxy.
@@ -179,7 +186,7 @@ impl Running {
         if result.is_err() {
             self.app.metrics.reload_failed();
         }
-        self.keys.note(&self.app.runtime());
+        self.keys.changed(&self.app.runtime());
         result
     }
 
@@ -189,13 +196,15 @@ impl Running {
         if result.is_err() {
             self.app.metrics.reload_failed();
         }
-        self.keys.note(&self.app.runtime());
+        self.keys.changed(&self.app.runtime());
         result
     }
 
     /// Reads, validates and applies the configuration file at `path`, reading every secret
     /// again (SIGHUP). With `tokenizer.transit_key`, a new data key is fetched afterwards
-    /// whether or not the file was accepted (a failed fetch keeps the current key).
+    /// whether or not the file was accepted (a failed fetch keeps the current key). A file
+    /// naming another transit key (or Vault) is accepted only once that key gave a first
+    /// data key.
     pub async fn reload_file(&self, path: &Path) -> Result<(), ReloadError> {
         let result = self.reload_path(path).await;
         self.rotate_data_key(Why::Sighup).await;
@@ -271,6 +280,9 @@ impl Running {
         };
         self.secrets.metrics.refreshed(result);
         let resolved = outcome.resolved?;
+        first_data_key(&current, &resolved)
+            .await
+            .map_err(ReloadError::DataKey)?;
         self.secrets
             .install(&self.app, None, Arc::new(config), resolved)?;
         Ok(())
@@ -291,6 +303,23 @@ impl Running {
             .connections_closed(config.limits.max_connections, config.shutdown.drain_timeout)
             .await
     }
+}
+
+/// Fetches the first data key of `next`'s data keys when they are not the ones in effect
+/// (another transit key, or another `[vault]`) and have none yet, so a runtime is never
+/// swapped in unable to seal while the one it replaces could.
+async fn first_data_key(current: &Runtime, next: &Resolved) -> Result<(), KeyError> {
+    let Some(keys) = next.data_keys() else {
+        return Ok(());
+    };
+    let in_effect = current
+        .secrets
+        .data_keys()
+        .is_some_and(|k| Arc::ptr_eq(k, keys));
+    if in_effect || keys.can_seal() {
+        return Ok(());
+    }
+    datakeys::first_key(keys).await
 }
 
 fn check_listeners(current: &Config, next: &Config) -> Result<(), ReloadError> {
@@ -422,6 +451,12 @@ async fn refresh(app: &App, secrets: &Secrets) -> Refresh {
         Ok(resolved) if resolved.same_as(&current.secrets) => {}
         Ok(resolved) => {
             let config = current.config.clone();
+            if let Err(e) = first_data_key(&current, &resolved).await {
+                failures.push(ReloadError::DataKey(e).to_string());
+                let refresh = Refresh { rotated, failures };
+                secrets.metrics.refreshed(refresh.result());
+                return refresh;
+            }
             match secrets.install(app, Some(&current), config, resolved) {
                 Ok(installed) => {
                     rotated = installed;

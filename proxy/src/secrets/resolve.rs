@@ -219,12 +219,17 @@ pub struct Outcome {
     pub vault: VaultState,
 }
 
+/// How many `(vault settings, transit key)` data key sets the resolver remembers.
+const KNOWN_DATA_KEYS: usize = 4;
+
 /// Reads references; holds the Vault client (and its token renewal) across refreshes.
 #[derive(Default)]
 pub struct Resolver {
     session: Mutex<Option<Arc<VaultSession>>>,
-    /// The data keys of the last `(vault settings, mount, key)` asked for.
-    data_keys: Mutex<Option<(Vault, Envelope, Arc<DataKeys>)>>,
+    /// The data keys of the last few `(vault settings, mount, key)` asked for, newest last:
+    /// a reload that is refused (or a configuration tried and reverted) does not orphan the
+    /// data keys in effect, so a later refresh keeps using them.
+    data_keys: Mutex<Vec<(Vault, Envelope, Arc<DataKeys>)>>,
 }
 
 impl Resolver {
@@ -266,14 +271,13 @@ impl Resolver {
     fn data_keys(&self, config: &Config) -> Option<Arc<DataKeys>> {
         let envelope = envelope(config)?;
         let settings = config.vault.as_ref()?;
-        let mut slot = self
+        let mut known = self
             .data_keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((s, e, keys)) = slot.as_ref()
-            && s == settings
-            && e.mount == envelope.mount
-            && e.key == envelope.key
+        if let Some((_, _, keys)) = known
+            .iter()
+            .find(|(s, e, _)| s == settings && e.mount == envelope.mount && e.key == envelope.key)
         {
             return Some(keys.clone());
         }
@@ -289,7 +293,10 @@ impl Resolver {
             &envelope.mount,
             &envelope.key,
         ));
-        *slot = Some((settings.clone(), envelope.clone(), keys.clone()));
+        known.push((settings.clone(), envelope.clone(), keys.clone()));
+        if known.len() > KNOWN_DATA_KEYS {
+            known.remove(0);
+        }
         Some(keys)
     }
 

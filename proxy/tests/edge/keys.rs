@@ -452,6 +452,192 @@ async fn a_rotated_transit_key_is_followed_and_a_retired_version_never_seals_a_c
     );
 }
 
+/// A proxy configuration file: the harness's listener (TLS on 127.0.0.1:0), a route to
+/// `upstream` tokenizing `$.card`, the local vault in memory with data keys from
+/// `mount/key`, and Vault reached with `auth` (an AppRole).
+fn proxy_config_file(
+    pki: &Pki,
+    upstream: &Upstream,
+    bao: &str,
+    auth: &VaultAuth,
+    mount: &str,
+    key: &str,
+) -> PathBuf {
+    let server = pki.server("reload-server", &["localhost"]);
+    let (SecretRef::File(cert), SecretRef::File(tls_key)) = (&server.cert, &server.key) else {
+        unreachable!()
+    };
+    let VaultAuth::AppRole {
+        mount: approle,
+        role_id,
+        secret_id,
+    } = auth
+    else {
+        unreachable!()
+    };
+    let fp = pki.dir.join("reload-fingerprint");
+    std::fs::write(&fp, FINGERPRINT_KEY).unwrap();
+    let text = format!(
+        r#"
+[[listeners]]
+name = "public"
+address = "127.0.0.1:0"
+[listeners.tls]
+[[listeners.tls.certificates]]
+cert = "file://{cert}"
+key = "file://{tls_key}"
+[admin]
+address = "127.0.0.1:0"
+[vault]
+address = "{bao}"
+[vault.auth]
+method = "approle"
+mount = "{approle}"
+role_id = "file://{role_id}"
+secret_id = "file://{secret_id}"
+[tokenizer]
+kind = "local"
+fingerprint_key = "file://{fp}"
+store = "memory"
+transit_mount = "{mount}"
+transit_key = "{key}"
+[[upstreams]]
+name = "backend"
+url = "http://{upstream}"
+[[routes]]
+name = "all"
+path_prefix = "/"
+upstream = "backend"
+[routes.inspection]
+on_detected = "tokenize"
+[[routes.inspection.cards]]
+json_path = "$.card"
+"#,
+        cert = cert.display(),
+        tls_key = tls_key.display(),
+        role_id = role_id.display(),
+        secret_id = secret_id.display(),
+        fp = fp.display(),
+        upstream = upstream.addr,
+    );
+    let path = pki.dir.join("reload.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn transit_key_in_effect(proxy: &Proxy) -> String {
+    let rt = proxy.running.app.runtime();
+    let keys = rt.tokenizer.as_ref().and_then(Built::data_keys).unwrap();
+    keys.transit_key()
+}
+
+#[tokio::test]
+async fn a_reload_to_a_transit_key_that_gives_no_data_key_is_refused_until_it_does() {
+    let bao = shared_openbao();
+    let root = root(bao.addr(), bao.root_token());
+    let (mount, key) = transit(&root).await;
+    let next = "outscope-next";
+    root.transit(&mount)
+        .create_key(next, "aes256-gcm96")
+        .await
+        .unwrap();
+    let pki = Pki::new("outscope transit reload CA");
+    let upstream = Upstream::spawn().await;
+    let (auth, policy) = transit_app_role_named(&root, &mount, &key, &pki.dir).await;
+    let path = proxy_config_file(&pki, &upstream, bao.addr(), &auth, &mount, &key);
+    let cfg = outscope_config::load_with(&path, &outscope_config::Checks::ALL).unwrap();
+    let proxy = Proxy::start(cfg).await;
+    let client = proxy.client(&pki);
+    let admin = proxy.running.admin_addr;
+    assert_eq!(checkout(&client, &upstream, CARDS[0]).await.0, 200);
+    let first_key = current_key_id(&proxy);
+
+    // SIGHUP with a file naming a transit key the AppRole may not use: refused, and the
+    // instance keeps sealing with the key in effect (it used to swap in the new, empty
+    // data keys and stay not ready until the next rotation, up to a day).
+    let file = std::fs::read_to_string(&path).unwrap();
+    let moved = file.replace(
+        &format!("transit_key = \"{key}\""),
+        &format!("transit_key = \"{next}\""),
+    );
+    std::fs::write(&path, &moved).unwrap();
+    let refused = proxy.running.reload_file(&path).await;
+    assert!(
+        matches!(
+            refused,
+            Err(outscope::lifecycle::ReloadError::DataKey(
+                KeyError::PermissionDenied
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(transit_key_in_effect(&proxy), format!("{mount}/{key}"));
+    let (ready, body) = admin_get(admin, "/readyz").await;
+    assert_eq!(ready, 200, "{body}");
+    assert_eq!(checkout(&client, &upstream, CARDS[1]).await.0, 200);
+    assert_ne!(
+        current_key_id(&proxy),
+        first_key,
+        "SIGHUP still rotated the key in effect"
+    );
+
+    // The policy is fixed: the same file is accepted, with a data key of the new key.
+    let both = format!(
+        "{}{}",
+        transit_rules(&mount, &key, true),
+        transit_rules(&mount, next, true)
+    );
+    set_policy(&root, &policy, &both).await;
+    proxy.running.reload_file(&path).await.unwrap();
+    assert_eq!(transit_key_in_effect(&proxy), format!("{mount}/{next}"));
+    let (ready, body) = admin_get(admin, "/readyz").await;
+    assert_eq!(ready, 200, "{body}");
+    let (status, token) = checkout(&client, &upstream, CARDS[2]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        detokenize(&proxy, &token.unwrap()).await,
+        CARDS[2].as_bytes()
+    );
+}
+
+#[tokio::test]
+async fn an_instance_started_without_a_data_key_gets_one_once_vault_allows_it() {
+    let bao = shared_openbao();
+    let root = root(bao.addr(), bao.root_token());
+    let (mount, key) = transit(&root).await;
+    let pki = Pki::new("outscope late data key CA");
+    let upstream = Upstream::spawn().await;
+    let (auth, policy) = transit_app_role_named(&root, &mount, &key, &pki.dir).await;
+    set_policy(&root, &policy, &transit_rules(&mount, &key, false)).await;
+    let mut cfg = config(&pki, &upstream);
+    card_rules(&mut cfg);
+    cfg.tokenizer = Some(envelope_vault(&pki, &mount, &key));
+    cfg.vault = Some(vault_section(bao.addr(), auth));
+    let proxy = Proxy::start(cfg).await;
+    let admin = proxy.running.admin_addr;
+    let (ready, body) = admin_get(admin, "/readyz").await;
+    assert_eq!(ready, 503, "{body}");
+    assert!(body.contains("no_data_key"), "{body}");
+
+    // Nothing but the loop's retry (every 5 s without a key) brings the instance up.
+    set_policy(&root, &policy, &transit_rules(&mount, &key, true)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (ready, body) = admin_get(admin, "/readyz").await;
+        if ready == 200 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, token) = checkout(&proxy.client(&pki), &upstream, CARDS[0]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        detokenize(&proxy, &token.unwrap()).await,
+        CARDS[0].as_bytes()
+    );
+}
+
 /// A configuration file for `outscope vault rewrap`: the local vault in Redis under
 /// `key_prefix`, data keys from `mount/key`, Vault reached with the token in `VT`.
 fn rewrap_config(
