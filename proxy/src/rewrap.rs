@@ -27,7 +27,8 @@ pub struct RewrapArgs {
     #[arg(long, default_value_t = 0)]
     pub cursor: u64,
     /// Stop after about this many records (whole pages); resume with the printed cursor.
-    #[arg(long)]
+    /// At least 1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
     /// Count the records that would be rewrapped; write nothing, fetch no data key.
     #[arg(long)]
@@ -37,7 +38,8 @@ pub struct RewrapArgs {
     pub batch: usize,
 }
 
-/// Exit status when the walk stopped early on an error (resume from the printed cursor).
+/// Exit status when the walk stopped early on an error (resume from the printed cursor), or
+/// when some records could not be opened (`failed` > 0, with or without `--limit`).
 const EXIT_STOPPED: u8 = 1;
 
 pub fn run(args: &RewrapArgs) -> ExitCode {
@@ -106,6 +108,9 @@ async fn vault(config: &outscope_config::Config) -> Result<LocalVault, ExitCode>
 
 async fn walk(vault: &LocalVault, transit_key: &str, args: &RewrapArgs) -> ExitCode {
     let Some(keys) = vault.data_keys() else {
+        eprintln!(
+            "outscope vault rewrap: no Vault client for transit key {transit_key} (check [vault])"
+        );
         return ExitCode::from(EXIT_CONFIG);
     };
     let latest = match keys.latest_version().await {
@@ -152,7 +157,11 @@ async fn walk(vault: &LocalVault, transit_key: &str, args: &RewrapArgs) -> ExitC
         if args.limit.is_some_and(|limit| total.scanned >= limit) {
             println!("stopped at --limit; resume with --cursor {cursor}");
             print_total(&total, latest, args.dry_run);
-            return ExitCode::SUCCESS;
+            return if total.failed > 0 {
+                ExitCode::from(EXIT_STOPPED)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     }
     print_total(&total, latest, args.dry_run);

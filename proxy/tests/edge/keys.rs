@@ -715,6 +715,29 @@ fn rewrap(config: &Path, token: &str, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stdout)
 }
 
+/// `n` distinct Luhn-valid 16-digit card numbers.
+fn luhn_numbers(n: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let body = format!("400000{i:09}");
+            let sum: u32 = body
+                .bytes()
+                .rev()
+                .enumerate()
+                .map(|(pos, b)| {
+                    let d = u32::from(b - b'0');
+                    match (pos % 2 == 0, d * 2) {
+                        (true, d2) if d2 > 9 => d2 - 9,
+                        (true, d2) => d2,
+                        (false, _) => d,
+                    }
+                })
+                .sum();
+            format!("{body}{}", (10 - sum % 10) % 10)
+        })
+        .collect()
+}
+
 fn field(stdout: &str, name: &str) -> u64 {
     let line = stdout
         .lines()
@@ -755,8 +778,15 @@ async fn vault_rewrap_moves_records_to_the_latest_version_resumably_and_once() {
         envelope: Some(keys.clone()),
     })
     .unwrap();
+    // Many more records than one page, so --limit really stops the walk part way.
+    let numbers: Vec<String> = CARDS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .chain(luhn_numbers(25))
+        .collect();
+    let total = numbers.len() as u64;
     let mut tokens = Vec::new();
-    for number in CARDS {
+    for number in &numbers {
         let card = CardInput::new(Pan::parse(number.as_bytes()).unwrap());
         tokens.push(vault.tokenize(card).await.unwrap().token);
     }
@@ -767,21 +797,23 @@ async fn vault_rewrap_moves_records_to_the_latest_version_resumably_and_once() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         (field(&out, "stale"), field(&out, "rewrapped")),
-        (5, 0),
+        (total, 0),
         "{out}"
     );
 
     // Interrupted by --limit, then resumed from the printed cursor.
     let (code, out) = rewrap(&config, token, &["--limit", "1", "--batch", "1"]);
     assert_eq!(code, 0, "{out}");
-    let mut rewrapped = field(&out, "rewrapped");
-    if let Some(line) = out.lines().find(|l| l.contains("resume with --cursor")) {
-        let cursor = line.rsplit(' ').next().unwrap();
-        let (code, rest) = rewrap(&config, token, &["--cursor", cursor]);
-        assert_eq!(code, 0, "{rest}");
-        rewrapped += field(&rest, "rewrapped");
-    }
-    assert_eq!(rewrapped, 5);
+    let first = field(&out, "rewrapped");
+    assert!((1..total).contains(&first), "a partial first run: {out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("resume with --cursor"))
+        .unwrap_or_else(|| panic!("no resume line: {out}"));
+    let cursor = line.rsplit(' ').next().unwrap();
+    let (code, rest) = rewrap(&config, token, &["--cursor", cursor]);
+    assert_eq!(code, 0, "{rest}");
+    assert_eq!(first + field(&rest, "rewrapped"), total, "{out}\n{rest}");
 
     // A rerun finds nothing to do; every token still opens, with version 1 retired.
     let (code, out) = rewrap(&config, token, &[]);
@@ -806,12 +838,32 @@ async fn vault_rewrap_moves_records_to_the_latest_version_resumably_and_once() {
         envelope: Some(Arc::new(DataKeys::new(&root, &mount, &key))),
     })
     .unwrap();
-    for (token, number) in tokens.iter().zip(CARDS) {
+    for (token, number) in tokens.iter().zip(&numbers) {
         assert_eq!(
             fresh.detokenize(token).await.unwrap().expose(),
             number.as_bytes()
         );
     }
+
+    // Version 2 retired before any rewrap to version 3: every record is unreadable, counted
+    // as failed, and the command exits 1, with --limit too. --limit 0 is refused.
+    root.transit(&mount).rotate(&key).await.unwrap();
+    root.transit(&mount)
+        .set_min_decryption_version(&key, 3)
+        .await
+        .unwrap();
+    let (code, out) = rewrap(&config, token, &["--limit", "1", "--batch", "1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(field(&out, "failed") >= 1, "{out}");
+    let (code, out) = rewrap(&config, token, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        (field(&out, "failed"), field(&out, "rewrapped")),
+        (total, 0),
+        "{out}"
+    );
+    let (code, out) = rewrap(&config, token, &["--limit", "0"]);
+    assert_eq!(code, 2, "{out}");
 
     // The memory store: nothing to rewrap, said plainly.
     let memory = rewrap_config(
