@@ -376,7 +376,10 @@ impl std::fmt::Debug for DataKeys {
     }
 }
 
-/// One data key: the plaintext (zeroized on drop, no `Debug`), its wrapped form and id.
+/// One data key: its cipher (the AES-256 key schedule and GHASH key, built once from the
+/// plaintext key, boxed, wiped on drop, no `Debug`), its wrapped form and id. The raw key
+/// bytes are not kept: they stay in the zeroizing buffer Vault's answer was read into,
+/// which is dropped once the cipher is built.
 pub(crate) struct DataKey {
     pub(crate) id: String,
     /// `vault:vN:...`, stored in every record this key seals.
@@ -385,23 +388,24 @@ pub(crate) struct DataKey {
     pub(crate) version: u64,
     created: SystemTime,
     fetched: Instant,
-    key: Zeroizing<[u8; 32]>,
+    cipher: Box<Aes256Gcm>,
 }
 
 impl DataKey {
+    /// `None` unless `plaintext` is 32 bytes. One cipher per data key, reused by every
+    /// seal and open (no per-card copies of the key schedule).
     fn new(plaintext: &[u8], wrapped: String, version: u64) -> Option<DataKey> {
-        let mut key = Zeroizing::new([0u8; 32]);
-        if plaintext.len() != key.len() {
+        if plaintext.len() != 32 {
             return None;
         }
-        key.copy_from_slice(plaintext);
+        let cipher = Box::new(Aes256Gcm::new_from_slice(plaintext).ok()?);
         Some(DataKey {
             id: key_id(&wrapped),
             wrapped,
             version,
             created: SystemTime::now(),
             fetched: Instant::now(),
-            key,
+            cipher,
         })
     }
 
@@ -414,11 +418,6 @@ impl DataKey {
         }
     }
 
-    /// A cipher for one operation; its key schedule is wiped when it drops.
-    fn cipher(&self) -> Option<Aes256Gcm> {
-        Aes256Gcm::new_from_slice(self.key.as_slice()).ok()
-    }
-
     /// `nonce || ciphertext` of `plaintext`, bound to this key's id and the token.
     pub(crate) fn seal(&self, plaintext: &[u8], token: &[u8]) -> Option<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
@@ -429,7 +428,7 @@ impl DataKey {
             aad: &aad,
         };
         let ciphertext = self
-            .cipher()?
+            .cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
             .ok()?;
         let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
@@ -448,7 +447,7 @@ impl DataKey {
             msg: ciphertext,
             aad: &aad,
         };
-        self.cipher()?
+        self.cipher
             .decrypt(Nonce::from_slice(nonce), payload)
             .ok()
             .map(Zeroizing::new)
