@@ -203,6 +203,15 @@ fn local_tokenizers() {
             "must be at least 1m",
         ),
         case(
+            "a data key seals new cards for at most 30 days",
+            tokenizer(
+                LOCAL_WITH_VAULT,
+                "transit_key = \"k\"\ndata_key_rotation = \"721h\"",
+            ),
+            "tokenizer.data_key_rotation",
+            "must be at most 720h",
+        ),
+        case(
             "the local vault needs its fingerprint key",
             plus("[tokenizer]\nkind = \"local\"\nkeys = \"env://KEYS\""),
             "tokenizer.fingerprint_key",

@@ -40,6 +40,8 @@ const LOCAL_KEYS: &[&str] = &[
 const DATA_KEY_ROTATION: Duration = Duration::from_secs(24 * 3600);
 /// Shorter periods would ask Vault for a key more often than a refresh interval.
 const MIN_DATA_KEY_ROTATION: Duration = Duration::from_secs(60);
+/// A data key's crypto-period is bounded: 30 days (`720h`).
+const MAX_DATA_KEY_ROTATION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Each retry may take a whole `timeout`; more than this only delays the 503.
 const MAX_RETRIES: u32 = 10;
@@ -284,6 +286,13 @@ fn envelope(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, have_vault: bool) -> Option<
         let value = positive_duration(cx, node)?;
         if value < MIN_DATA_KEY_ROTATION {
             node.report(cx, "must be at least 1m");
+            return None;
+        }
+        if value > MAX_DATA_KEY_ROTATION {
+            node.report(
+                cx,
+                "must be at most 720h (30 days: a data key's crypto-period)",
+            );
             return None;
         }
         Some(value)
