@@ -159,3 +159,37 @@ pub fn might_contain_pan(input: &[u8]) -> bool {
         || memchr::memchr3(b'\\', b'%', b'+', input).is_some()
         || prefilter::json_needs_exact(isa, input)
 }
+
+/// The brand of a card number given as its ASCII digits, when they pass Luhn and match the
+/// IIN table (the check every PAN finding passed); `None` otherwise. For callers that
+/// already hold exactly one number, without scanning.
+pub fn card_brand(digits: &[u8]) -> Option<Brand> {
+    // Digit values of a card number: wiped on every return path.
+    let mut values = zeroize::Zeroizing::new([0u8; 19]);
+    let slot = values.get_mut(..digits.len())?;
+    for (v, &b) in slot.iter_mut().zip(digits) {
+        *v = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+    }
+    iin::validate(slot)
+}
+
+#[cfg(test)]
+mod card_brand_tests {
+    use super::{Brand, card_brand};
+
+    #[test]
+    fn a_valid_number_has_its_brand_and_anything_else_none() {
+        assert_eq!(card_brand(b"4242424242424242"), Some(Brand::Visa));
+        assert_eq!(card_brand(b"5555555555554444"), Some(Brand::Mastercard));
+        assert_eq!(card_brand(b"378282246310005"), Some(Brand::Amex));
+        for bad in [
+            &b"4242424242424241"[..],
+            b"4242 4242 4242 4242",
+            b"42424242",
+            b"",
+            b"42424242424242424242",
+        ] {
+            assert_eq!(card_brand(bad), None);
+        }
+    }
+}

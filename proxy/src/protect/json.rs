@@ -35,7 +35,7 @@ pub fn plan(body: &[u8], policy: &Inspection, scanner: &Scanner) -> Result<Plan,
             card_object(&doc, body, id, rule, &mut plan)?;
         }
     }
-    let findings = scanner.scan(body);
+    let findings = scan_outside_card_objects(body, &plan, scanner);
     refuse_duplicates_around(&doc, body, &findings, &plan)?;
     let blank = |span: &Range<usize>| -> &'static [u8] {
         if body.get(span.start) == Some(&b'"') {
@@ -53,6 +53,28 @@ pub fn plan(body: &[u8], policy: &Inspection, scanner: &Scanner) -> Result<Plan,
         blank,
     );
     Ok(plan)
+}
+
+/// Built-in detection over the body with every planned card object blanked to an empty
+/// object of the same length (`{` spaces `}`): the document stays valid JSON with every
+/// other byte at its offset, and the scanner does not walk card data whose whole object is
+/// already replaced (findings inside it would be dropped as covered anyway). The copy is
+/// wiped on drop.
+fn scan_outside_card_objects(body: &[u8], plan: &Plan, scanner: &Scanner) -> Vec<Finding> {
+    if plan.is_empty() {
+        return scanner.scan(body);
+    }
+    let mut blanked = Zeroizing::new(body.to_vec());
+    for edit in &plan.edits {
+        let Some(object) = blanked.get_mut(edit.span.clone()) else {
+            return scanner.scan(body);
+        };
+        match object {
+            [b'{', inner @ .., b'}'] => inner.fill(b' '),
+            _ => return scanner.scan(body),
+        }
+    }
+    scanner.scan(&blanked)
 }
 
 /// A card number in place of a JSON number becomes a JSON string.
@@ -207,14 +229,16 @@ fn refuse_duplicates_around(
     findings: &[Finding],
     plan: &Plan,
 ) -> Result<(), ProxyError> {
+    // Objects holding a finding or a card object, and every object inside a card object
+    // (built-in detection does not look inside those: see `scan_outside_card_objects`).
     let sensitive = |span: &Range<usize>| {
         findings
             .iter()
             .any(|f| span.start <= f.span.start && f.span.end <= span.end)
-            || plan
-                .edits
-                .iter()
-                .any(|e| span.start <= e.span.start && e.span.end <= span.end)
+            || plan.edits.iter().any(|e| {
+                (span.start <= e.span.start && e.span.end <= span.end)
+                    || (e.span.start <= span.start && span.end <= e.span.end)
+            })
     };
     for (id, node) in doc.nodes.iter().enumerate() {
         if !doc.is_object(id) {
@@ -254,6 +278,39 @@ mod tests {
         assert_eq!(parse_combined_expiry(b"0729"), Some((7, 2029)));
         assert_eq!(parse_combined_expiry(b"13/30"), None);
         assert_eq!(parse_combined_expiry(b"12/3"), None);
+    }
+
+    #[test]
+    fn blanking_card_objects_changes_no_finding_outside_them() {
+        let card = r#"{"number":"4242424242424242","cvc":"123","exp":"12/30"}"#;
+        let nested = r#"{"number":"5105105105105100","meta":{"n":"4000056655665556"}}"#;
+        let body = format!(
+            r#"{{"card":{card},"memo":"5555555555554444","cvv":"999","amount":12999,
+            "items":[{{"card":{nested},"pan":378282246310005}}],"s":"\u0034242424242424242"}}"#
+        );
+        let body = body.as_bytes();
+        let mut plan = Plan::default();
+        for object in [card, nested] {
+            let start = body
+                .windows(object.len())
+                .position(|w| w == object.as_bytes())
+                .unwrap();
+            plan.push(start..start + object.len(), Action::Blank(b""), "card");
+        }
+        let scanner = Scanner::new(Mode::Json);
+        let outside = |f: &Finding| !plan.covers(&f.span);
+        let describe = |fs: Vec<Finding>| -> Vec<_> {
+            fs.into_iter()
+                .filter(outside)
+                .map(|f| (f.span, f.kind, f.key_path))
+                .collect()
+        };
+        let full = describe(scanner.scan(body));
+        let blanked = describe(scan_outside_card_objects(body, &plan, &scanner));
+        assert_eq!(blanked, full);
+        // The memo, the CVV, the bare number (also a field by its key name) and the
+        // escaped one: found either way.
+        assert_eq!(full.len(), 5, "{full:?}");
     }
 
     #[test]

@@ -206,17 +206,24 @@ fn render_card(
     match render {
         Render::TokenOnly => result.token.clone().into_bytes(),
         Render::JsonObject { keep } => {
-            let mut members: Vec<Vec<u8>> = fields
-                .iter()
-                .map(|(k, v)| format!("{}:{}", json_str(k), v.as_json()).into_bytes())
-                .collect();
-            members.extend(
-                keep.iter()
-                    .filter_map(|r| input.get(r.clone()))
-                    .map(<[u8]>::to_vec),
-            );
-            let mut out = b"{".to_vec();
-            out.extend_from_slice(&members.join(&b","[..]));
+            let kept: usize = keep.iter().map(|r| r.len() + 1).sum();
+            let mut out = Vec::with_capacity(128 + kept);
+            out.push(b'{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(&mut out, k);
+                out.push(b':');
+                match v {
+                    Value::Text(s) => write_json_str(&mut out, s),
+                    Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                }
+            }
+            for member in keep.iter().filter_map(|r| input.get(r.clone())) {
+                out.push(b',');
+                out.extend_from_slice(member);
+            }
             out.push(b'}');
             out
         }
@@ -239,13 +246,6 @@ enum Value {
 }
 
 impl Value {
-    fn as_json(&self) -> String {
-        match self {
-            Value::Text(s) => json_str(s),
-            Value::Int(n) => n.to_string(),
-        }
-    }
-
     fn as_text(&self) -> String {
         match self {
             Value::Text(s) => s.clone(),
@@ -254,8 +254,29 @@ impl Value {
     }
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
+/// Appends `s` as a JSON string: quotes, and escapes for `"`, `\\` and control characters
+/// (what `serde_json` writes, without building a `Value` per field).
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
 }
 
 fn output_fields(output: &CardOutput, r: &TokenResult) -> Vec<(String, Value)> {
@@ -277,4 +298,25 @@ fn output_fields(output: &CardOutput, r: &TokenResult) -> Vec<(String, Value)> {
     );
     add(&output.fingerprint, r.fingerprint.clone().map(Value::Text));
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_json_str;
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        for s in [
+            "tok_4eC39HqLyjWDarjtT1zdp7dc",
+            "visa",
+            "a\"b\\c\n\r\t\u{1}\u{8}\u{c}\u{1f}",
+            "é€😀",
+            "",
+        ] {
+            let mut out = Vec::new();
+            write_json_str(&mut out, s);
+            let expected = serde_json::Value::String(s.to_owned()).to_string();
+            assert_eq!(String::from_utf8_lossy(&out), expected);
+        }
+    }
 }

@@ -17,8 +17,6 @@ mod token;
 
 use std::sync::Arc;
 
-use outscope_scanner::{Kind, Mode};
-
 use zeroize::Zeroizing;
 
 use crate::card::{CardInput, Pan};
@@ -246,11 +244,7 @@ impl std::fmt::Debug for LocalVault {
 
 /// The brand from the scanner's IIN table (the one place that decides what a PAN is).
 fn brand_of(pan: &Pan) -> &'static str {
-    outscope_scanner::scan(pan.expose(), Mode::Raw)
-        .iter()
-        .find(|f| f.kind == Kind::Pan)
-        .and_then(|f| f.pan())
-        .map_or("unknown", |p| p.brand().name())
+    outscope_scanner::card_brand(pan.expose()).map_or("unknown", |b| b.name())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
