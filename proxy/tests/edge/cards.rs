@@ -375,6 +375,39 @@ async fn allow_listed_shapes_and_indexed_key_paths_pass_and_are_counted() {
     assert_eq!(stack.upstream.seen().len(), 1);
 }
 
+#[tokio::test]
+async fn cards_tokenized_before_the_upstream_fails_are_still_counted() {
+    // The tokens exist at the tokenizer once it answered; an upstream that cannot be
+    // reached afterwards must not erase that from the record.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let stack = Stack::start(move |cfg, pki| {
+        cfg.tokenizer = Some(local_vault(pki, LocalStore::Memory));
+        cfg.routes[0].inspection.cards = card_rules();
+        cfg.upstreams[0].url.port = port;
+    })
+    .await;
+    let resp = stack
+        .client()
+        .send(post(
+            "/",
+            "application/json",
+            format!(r#"{{"card":{{"number":"{VISA}","exp_month":12,"exp_year":2030}}}}"#),
+        ))
+        .await;
+    assert_eq!(resp.status, 502, "{:?}", resp.body);
+    let (_, metrics) = admin_get(stack.proxy.running.admin_addr, "/metrics").await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"outscope_card_data_total{route="all",action="tokenized"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
