@@ -126,6 +126,10 @@ pub fn parse(input: &[u8], limits: JsonLimits) -> Result<Doc, JsonError> {
         member_stack: Vec::new(),
         element_stack: Vec::new(),
         limits,
+        // One pass over the whole input instead of one per string. Valid UTF-8 as a whole
+        // means every string is (runs end at ASCII `"` or `\`, never inside a character);
+        // otherwise each string is checked on its own, so errors stay the same.
+        utf8_valid: std::str::from_utf8(input).is_ok(),
     };
     p.ws();
     p.value(0)?;
@@ -150,6 +154,8 @@ struct Parser<'a> {
     member_stack: Vec<(Range<usize>, NodeId)>,
     element_stack: Vec<NodeId>,
     limits: JsonLimits,
+    /// The whole input is valid UTF-8 (strings need no check of their own).
+    utf8_valid: bool,
 }
 
 impl Parser<'_> {
@@ -319,7 +325,7 @@ impl Parser<'_> {
                 self.pos += c;
                 return Err(self.err("control character in string"));
             }
-            if std::str::from_utf8(run).is_err() {
+            if !self.utf8_valid && std::str::from_utf8(run).is_err() {
                 return Err(self.err("invalid UTF-8 in string"));
             }
             self.pos += i;
@@ -549,6 +555,16 @@ mod tests {
             &decode_string(r#""\ud83d\ude00""#.as_bytes())[..],
             "\u{1F600}".as_bytes()
         );
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_in_strings_and_outside_them() {
+        let in_string = parse(b"{\"a\":\"x\xff\"}", JsonLimits::default()).unwrap_err();
+        assert_eq!(in_string.reason, "invalid UTF-8 in string");
+        let split = parse(b"[\"\xc3\", \"\xa9\"]", JsonLimits::default()).unwrap_err();
+        assert_eq!(split.reason, "invalid UTF-8 in string");
+        assert!(parse(b"[\"caf\xc3\xa9\"] \xff", JsonLimits::default()).is_err());
+        assert!(parse("[\"café €\"]".as_bytes(), JsonLimits::default()).is_ok());
     }
 
     #[test]
