@@ -200,8 +200,10 @@ pub struct Forwarding {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Redis {
-    /// `redis://host:port/db` without credentials.
+    /// `redis://host:port/db` without credentials; with `cluster`, one node (a seed).
     pub url: String,
+    /// A Redis Cluster (shared rate limits only; the local vault's store needs one node).
+    pub cluster: bool,
     pub username: Option<String>,
     pub password: Option<SecretRef>,
     pub key_prefix: String,

@@ -296,6 +296,7 @@ fn rate_limit_defaults_burst_to_requests_and_redis_errors_to_local() {
         config.redis,
         Some(Redis {
             url: "redis://127.0.0.1:6379".into(),
+            cluster: false,
             username: None,
             password: None,
             key_prefix: "outscope".into(),

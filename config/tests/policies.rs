@@ -158,6 +158,18 @@ fn a_local_tokenizer_may_share_its_store_through_redis() {
 }
 
 #[test]
+fn shared_rate_limits_may_use_a_redis_cluster_through_one_seed_node() {
+    let config = ok(&plus(
+        "[redis]\nurl = \"redis://redis-0.redis.internal:6379\"\ncluster = true",
+    ));
+    let redis = config.redis.unwrap();
+    assert!(redis.cluster);
+    assert_eq!(redis.url, "redis://redis-0.redis.internal:6379");
+    let single = ok(&plus("[redis]\nurl = \"redis://127.0.0.1:6379/3\""));
+    assert!(!single.redis.unwrap().cluster, "a single node by default");
+}
+
+#[test]
 fn every_inspection_setting_is_read() {
     let config = ok(&plus(
         r#"[routes.inspection]

@@ -454,6 +454,12 @@ fn rate_limits_and_redis() {
             "needs a [redis] section",
         ),
         case(
+            "a Redis Cluster has only database 0",
+            plus("[redis]\nurl = \"redis://10.0.0.5:6379/2\"\ncluster = true"),
+            "redis.cluster",
+            "a Redis Cluster has only database 0",
+        ),
+        case(
             "the backend is local or redis",
             plus(&format!("{LIMIT}backend = \"memcached\"")),
             "rate_limits[0].backend",

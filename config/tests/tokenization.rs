@@ -240,6 +240,15 @@ fn local_tokenizers() {
             "store = \"redis\" needs a [redis] section",
         ),
         case(
+            "a Redis store needs one node, not a cluster",
+            tokenizer(
+                &format!("[redis]\nurl = \"redis://10.0.0.5:6379\"\ncluster = true\n\n{LOCAL}"),
+                "store = \"redis\"",
+            ),
+            "tokenizer.store",
+            "store = \"redis\" needs a single Redis node",
+        ),
+        case(
             "the store is memory or redis",
             tokenizer(LOCAL, "store = \"disk\""),
             "tokenizer.store",

@@ -137,6 +137,7 @@ fn redis_backend(
     };
     let options = RedisOptions {
         url: redis.url.clone(),
+        cluster: redis.cluster,
         username: redis.username.clone(),
         password,
         key_prefix: redis.key_prefix.clone(),

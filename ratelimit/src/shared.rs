@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, QuantaClock};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::{IntoConnectionInfo, Script};
 use tokio::sync::OnceCell;
 
@@ -31,8 +33,12 @@ pub enum OnRedisError {
 /// How to reach Redis for shared limits.
 #[derive(Clone)]
 pub struct RedisOptions {
-    /// `redis://host:port/db` (credentials go in the fields below).
+    /// `redis://host:port/db` (credentials go in the fields below). With `cluster`, one
+    /// node of the cluster (a seed: the others are discovered) and no database number.
     pub url: String,
+    /// A Redis Cluster: commands go to the node owning the key's slot, following
+    /// `MOVED`/`ASK` redirects. Every key the limiter writes is one hash tag (one slot).
+    pub cluster: bool,
     pub username: Option<String>,
     pub password: Option<String>,
     /// First part of every key, e.g. `outscope`.
@@ -63,8 +69,8 @@ pub struct RedisBackend {
 }
 
 struct Backend {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    client: Client,
+    connection: OnceCell<Connection>,
     prefix: String,
     timeout: Duration,
     hasher: KeyHasher,
@@ -74,6 +80,19 @@ struct Backend {
     created: Instant,
     /// Microseconds after `created` before which Redis is not tried.
     paused_until_us: AtomicU64,
+}
+
+/// A standalone Redis or a cluster.
+enum Client {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// Multiplexed and cheap to clone, either way.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
 }
 
 impl RedisBackend {
@@ -92,7 +111,19 @@ impl RedisBackend {
         if options.password.is_some() {
             info.redis.password = options.password;
         }
-        let client = redis::Client::open(info).map_err(url_error)?;
+        let client = if options.cluster {
+            Client::Cluster(
+                ClusterClient::builder([info])
+                    .connection_timeout(options.timeout)
+                    .response_timeout(options.timeout)
+                    // As for a single node: a failed command fails the check now.
+                    .retries(0)
+                    .build()
+                    .map_err(url_error)?,
+            )
+        } else {
+            Client::Single(redis::Client::open(info).map_err(url_error)?)
+        };
         Ok(Self {
             inner: Arc::new(Backend {
                 client,
@@ -145,30 +176,40 @@ impl RedisBackend {
         let interval = micros(policy.emission_interval());
         // EVALSHA; on NOSCRIPT (restart, failover, SCRIPT FLUSH) redis-rs loads the script
         // with SCRIPT LOAD and retries once.
-        let reply: Vec<i64> = self
-            .inner
-            .script
-            .key(key)
-            .arg(interval)
-            .arg(policy.burst.get())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|err| RedisError::from_redis(&err, self.inner.timeout))?;
+        let mut invocation = self.inner.script.key(key);
+        invocation.arg(interval).arg(policy.burst.get());
+        let reply: Result<Vec<i64>, redis::RedisError> = match &mut connection {
+            Connection::Single(c) => invocation.invoke_async(c).await,
+            // EVALSHA goes to the key's node; SCRIPT LOAD on NOSCRIPT as above.
+            Connection::Cluster(c) => invocation.invoke_async(c).await,
+        };
+        let reply = reply.map_err(|err| RedisError::from_redis(&err, self.inner.timeout))?;
         decode(&reply)
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+    async fn connection(&self) -> Result<Connection, RedisError> {
         let timeout = self.inner.timeout;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
-            // No retry loop inside a check: a failed connection fails the check now, and the
-            // next check (after `pause_after_error`) connects again.
-            .set_number_of_retries(0);
-        let client = self.inner.client.clone();
         self.inner
             .connection
-            .get_or_try_init(|| ConnectionManager::new_with_config(client, config))
+            .get_or_try_init(|| async {
+                match &self.inner.client {
+                    Client::Single(client) => {
+                        let config = ConnectionManagerConfig::new()
+                            .set_connection_timeout(timeout)
+                            .set_response_timeout(timeout)
+                            // No retry loop inside a check: a failed connection fails the
+                            // check now, and the next check (after `pause_after_error`)
+                            // connects again.
+                            .set_number_of_retries(0);
+                        ConnectionManager::new_with_config(client.clone(), config)
+                            .await
+                            .map(Connection::Single)
+                    }
+                    Client::Cluster(client) => {
+                        client.get_async_connection().await.map(Connection::Cluster)
+                    }
+                }
+            })
             .await
             .cloned()
             .map_err(|err| RedisError::from_redis(&err, timeout))

@@ -103,6 +103,7 @@ async fn a_redis_that_never_answers_hits_the_deadline() {
     let timeout = Duration::from_millis(200);
     let backend = RedisBackend::new(RedisOptions {
         url,
+        cluster: false,
         username: None,
         password: None,
         key_prefix: unique_prefix("silent"),
@@ -130,6 +131,7 @@ async fn errors_never_mention_the_key_or_the_password() {
     redis.stop();
     let backend = RedisBackend::new(RedisOptions {
         url,
+        cluster: false,
         username: Some("proxy".to_owned()),
         password: Some("hunter2-redis-password".to_owned()),
         key_prefix: unique_prefix("leak"),
@@ -163,6 +165,7 @@ async fn after_a_failure_redis_is_skipped_for_the_pause() {
     let mut redis = RedisServer::start();
     let backend = RedisBackend::new(RedisOptions {
         url: redis.url().to_owned(),
+        cluster: false,
         username: None,
         password: None,
         key_prefix: unique_prefix("pause"),

@@ -28,11 +28,13 @@ mod openbao;
 mod probe;
 mod process;
 mod redis;
+mod redis_cluster;
 mod shared;
 
 pub use localstripe::LocalStripe;
 pub use openbao::OpenBao;
 pub use redis::RedisServer;
+pub use redis_cluster::RedisCluster;
 pub use shared::{
     SharedOpenBao, SharedRedis, SharedStripe, shared_openbao, shared_redis, shared_stripe,
 };

@@ -199,6 +199,7 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
     let vault_node = root.get("vault");
     let present = tokenizer::Present {
         redis: redis_node.is_some(),
+        redis_cluster: matches!(&redis, Some(Some(r)) if r.cluster),
         vault: vault_node.is_some(),
     };
     let tokenizer = match &tokenizer_node {

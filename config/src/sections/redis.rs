@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::model::Redis;
 use crate::sections::Cx;
 use crate::sections::read::{
-    check, name, optional, or_default, positive_duration, required, secret_ref,
+    boolean, check, name, optional, or_default, positive_duration, required, secret_ref,
 };
 use crate::url;
 use crate::walk::Node;
@@ -21,6 +21,19 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
         check(cx, node, username(text)).map(|()| text.to_owned())
     });
     let password = optional(cx, &mut t, "password", secret_ref);
+    let cluster_node = t.get("cluster");
+    let cluster = match &cluster_node {
+        Some(node) => boolean(cx, node),
+        None => Some(false),
+    };
+    if let (Some(true), Some(node), Some(text)) = (cluster, &cluster_node, url.as_deref())
+        && !cluster_url(text)
+    {
+        node.report(
+            cx,
+            "a Redis Cluster has only database 0: leave the database number out of `url`",
+        );
+    }
     let key_secret = optional(cx, &mut t, "key_secret", secret_ref);
     // The prefix becomes part of every Redis key (`{prefix:limit:digest}`, one Cluster
     // hash tag), so it follows the same rule as names.
@@ -35,6 +48,7 @@ pub(crate) fn redis(cx: &mut Cx<'_>, node: &Node<'_, '_>) -> Option<Redis> {
     t.finish(cx);
     Some(Redis {
         url: url?,
+        cluster: cluster?,
         username: username?,
         password: password?,
         key_secret: key_secret?,
@@ -55,6 +69,12 @@ fn redis_url(text: &str) -> Result<(), &'static str> {
     } else {
         Err("path must be a database number such as /0")
     }
+}
+
+/// Whether a (valid) URL names no database other than 0, as a cluster node must.
+fn cluster_url(text: &str) -> bool {
+    url::parse(text)
+        .is_ok_and(|url| matches!(url.path.strip_prefix('/').unwrap_or(url.path), "" | "0"))
 }
 
 /// A Redis ACL user name (not a secret; the password is a reference).

@@ -58,6 +58,8 @@ enum Kind {
 #[derive(Clone, Copy)]
 pub(crate) struct Present {
     pub(crate) redis: bool,
+    /// `[redis] cluster = true`.
+    pub(crate) redis_cluster: bool,
     pub(crate) vault: bool,
 }
 
@@ -240,6 +242,14 @@ fn local(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, present: Present) -> Option<Loc
         )?;
         if store == LocalStore::Redis && !present.redis {
             node.report(cx, "store = \"redis\" needs a [redis] section");
+            return None;
+        }
+        if store == LocalStore::Redis && present.redis_cluster {
+            node.report(
+                cx,
+                "store = \"redis\" needs a single Redis node: a card's record and its \
+                 index live in different cluster slots (cluster = true serves rate limits only)",
+            );
             return None;
         }
         Some(store)

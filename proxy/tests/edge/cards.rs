@@ -647,6 +647,7 @@ async fn redis_down_for_the_local_vault_means_503() {
     let stack = Stack::start(move |cfg, pki| {
         cfg.redis = Some(outscope_config::Redis {
             url,
+            cluster: false,
             username: None,
             password: None,
             key_prefix: "outscope-cards".into(),

@@ -168,6 +168,7 @@ async fn two_proxies_share_one_budget_through_redis() {
 fn redis_config(url: &str) -> outscope_config::Redis {
     outscope_config::Redis {
         url: url.into(),
+        cluster: false,
         username: None,
         password: None,
         key_prefix: format!("outscope-test-{}", rand_suffix()),
