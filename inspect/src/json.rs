@@ -317,7 +317,7 @@ impl Parser<'_> {
         self.pos += 1;
         loop {
             let rest = self.input.get(self.pos..).unwrap_or(&[]);
-            let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
+            let Some(i) = string_run_end(rest) else {
                 return Err(self.err("unterminated string"));
             };
             let run = &rest[..i];
@@ -415,6 +415,18 @@ impl Parser<'_> {
             self.pos += 1;
         }
     }
+}
+
+/// Bytes before the first `"` or `\\` of a string's remainder. Most keys and values are
+/// short: a plain loop over the first bytes beats memchr's set-up; longer runs go to memchr.
+fn string_run_end(rest: &[u8]) -> Option<usize> {
+    const SHORT: usize = 24;
+    let head = rest.get(..SHORT).unwrap_or(rest);
+    if let Some(i) = head.iter().position(|&b| b == b'"' || b == b'\\') {
+        return Some(i);
+    }
+    let tail = rest.get(head.len()..)?;
+    memchr::memchr2(b'"', b'\\', tail).map(|j| head.len() + j)
 }
 
 /// Decodes a JSON string token (with its quotes) into its UTF-8 bytes, in a buffer that
@@ -555,6 +567,20 @@ mod tests {
             &decode_string(r#""\ud83d\ude00""#.as_bytes())[..],
             "\u{1F600}".as_bytes()
         );
+    }
+
+    #[test]
+    fn string_runs_end_at_the_first_quote_or_backslash_at_any_length() {
+        for len in [0usize, 1, 23, 24, 25, 100] {
+            let text = "a".repeat(len);
+            for end in [b'"', b'\\'] {
+                let mut bytes = text.clone().into_bytes();
+                bytes.push(end);
+                bytes.extend_from_slice(b"tail\"");
+                assert_eq!(string_run_end(&bytes), Some(len), "{len} {end}");
+            }
+            assert_eq!(string_run_end(text.as_bytes()), None, "{len}");
+        }
     }
 
     #[test]

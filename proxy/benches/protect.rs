@@ -1,6 +1,7 @@
 //! What the card-data phases cost per request, in-process (no network): a 1 KiB JSON
 //! checkout body with one card object, tokenized by the local vault (memory store), against
-//! the same request with inspection off; and the egress check on its own.
+//! the same request with inspection off; and the egress check on its own. The same for a
+//! 256 KiB checkout (one card object, then line items), the large bodies of the k6 mix.
 //!
 //! `cargo bench -p outscope --bench protect`
 
@@ -15,10 +16,14 @@ use outscope_config::{
     TokenFormat, Tokenizer,
 };
 
-fn body() -> Vec<u8> {
+/// A checkout with one card object and 12 line items (1 KiB), or more items until it is
+/// about `size` bytes.
+fn body(size: usize) -> Vec<u8> {
     let mut items = String::new();
-    for i in 0..12 {
+    let mut i = 0;
+    while i < 12 || items.len() + 330 < size {
         items.push_str(&format!(r#"{{"sku":"SKU-{i:04}","qty":1,"price":999}},"#));
+        i += 1;
     }
     items.pop();
     format!(
@@ -101,9 +106,24 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|_| panic!("runtime"));
-    let body = body();
-    let mut group = c.benchmark_group("protect_1k_json_one_card");
+    for (size_name, size) in [("1k", 0), ("256k", 256 * 1024)] {
+        bench_size(c, &tokenizer, &rt, size_name, &body(size));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Protect with inspection off and on, and the egress check, for one body.
+fn bench_size(
+    c: &mut Criterion,
+    tokenizer: &outscope_tokenizer::Tokenizer,
+    rt: &tokio::runtime::Runtime,
+    size_name: &str,
+    body: &[u8],
+) {
+    let body = body.to_vec();
+    let mut group = c.benchmark_group(format!("protect_{size_name}_json_one_card"));
     group
+        .throughput(criterion::Throughput::Bytes(body.len() as u64))
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
     for (name, mode) in [
@@ -115,7 +135,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut p = parts();
                 let out = rt.block_on(protect::protect(
-                    Some(&tokenizer),
+                    Some(tokenizer),
                     &route,
                     &mut p,
                     RequestBody::from(body.clone()),
@@ -127,7 +147,7 @@ fn bench(c: &mut Criterion) {
     let route = route(InspectionMode::Enforce);
     let mut p = parts();
     let protected = rt.block_on(protect::protect(
-        Some(&tokenizer),
+        Some(tokenizer),
         &route,
         &mut p,
         RequestBody::from(body.clone()),
@@ -149,7 +169,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, bench);
