@@ -22,7 +22,7 @@ use outscope_tokenizer::{
     StoreOptions, Tokenizer as Built,
 };
 use serde_json::{Value, json};
-use vault_client::{Auth, Client as VaultClient, SecretString};
+use vault_client::Client as VaultClient;
 
 use crate::support::*;
 
@@ -46,13 +46,6 @@ fn unique(what: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn root(addr: &str, token: &str) -> VaultClient {
-    VaultClient::builder(addr)
-        .auth(Auth::token(SecretString::from(token)))
-        .build()
-        .unwrap()
 }
 
 /// A transit engine at a fresh mount with one key; returns `(mount, key)`.

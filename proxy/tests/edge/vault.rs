@@ -14,7 +14,7 @@ use outscope_config::{
 use outscope_testkit::{LocalStripe, OpenBao, shared_openbao};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vault_client::{Auth, Client as VaultClient, SecretString};
+use vault_client::Client as VaultClient;
 
 use crate::support::*;
 
@@ -29,13 +29,6 @@ fn unique(what: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn root(addr: &str, token: &str) -> VaultClient {
-    VaultClient::builder(addr)
-        .auth(Auth::token(SecretString::from(token)))
-        .build()
-        .unwrap()
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {

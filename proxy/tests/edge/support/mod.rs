@@ -196,3 +196,13 @@ pub fn sample(metrics: &str, prefix: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// A Vault client with the dev server's root token, for setting OpenBao up in a test.
+pub fn root(addr: &str, token: &str) -> vault_client::Client {
+    vault_client::Client::builder(addr)
+        .auth(vault_client::Auth::token(vault_client::SecretString::from(
+            token,
+        )))
+        .build()
+        .expect("a Vault client for the dev server")
+}
