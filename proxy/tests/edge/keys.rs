@@ -102,36 +102,16 @@ async fn transit_app_role_named(
     dir: &Path,
 ) -> (VaultAuth, String) {
     let policy = unique("outscope-transit");
-    set_policy(root, &policy, &transit_rules(mount, key, true)).await;
-    let approle = unique("approle");
-    root.write_raw(
-        &format!("sys/auth/{approle}"),
-        &json!({ "type": "approle" }),
+    let auth = crate::support::app_role(
+        root,
+        &policy,
+        &transit_rules(mount, key, true),
+        &unique("approle"),
+        json!({ "token_ttl": "1h" }),
+        dir,
+        "transit",
     )
-    .await
-    .unwrap();
-    let role = format!("auth/{approle}/role/outscope");
-    root.write_raw(
-        &role,
-        &json!({ "token_policies": [policy], "token_ttl": "1h" }),
-    )
-    .await
-    .unwrap();
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap().to_owned();
-    let role_id = root.read_raw(&format!("{role}/role-id")).await.unwrap();
-    let secret_id = root
-        .write_raw(&format!("{role}/secret-id"), &json!({}))
-        .await
-        .unwrap();
-    let role_id_file = dir.join("transit-role-id");
-    let secret_id_file = dir.join("transit-secret-id");
-    std::fs::write(&role_id_file, text(&role_id, "/data/role_id")).unwrap();
-    std::fs::write(&secret_id_file, text(&secret_id, "/data/secret_id")).unwrap();
-    let auth = VaultAuth::AppRole {
-        mount: approle,
-        role_id: role_id_file,
-        secret_id: secret_id_file,
-    };
+    .await;
     (auth, policy)
 }
 

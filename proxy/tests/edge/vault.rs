@@ -31,46 +31,20 @@ fn unique(what: &str) -> String {
     )
 }
 
-fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap()
-}
-
 /// The operator's setup: a policy reading `secret/data/<prefix>/*`, an AppRole at a fresh
 /// mount whose tokens carry it, and the role id and secret id written to files in `dir`.
 async fn app_role(root: &VaultClient, prefix: &str, dir: &Path) -> VaultAuth {
-    let policy = unique("outscope-read");
     let rules = format!("path \"secret/data/{prefix}/*\" {{ capabilities = [\"read\"] }}");
-    root.write_raw(
-        &format!("sys/policies/acl/{policy}"),
-        &json!({ "policy": rules }),
+    crate::support::app_role(
+        root,
+        &unique("outscope-read"),
+        &rules,
+        &unique("approle"),
+        json!({ "token_ttl": "1h", "token_max_ttl": "4h" }),
+        dir,
+        "vault",
     )
     .await
-    .unwrap();
-    let mount = unique("approle");
-    root.write_raw(&format!("sys/auth/{mount}"), &json!({ "type": "approle" }))
-        .await
-        .unwrap();
-    let role = format!("auth/{mount}/role/outscope");
-    root.write_raw(
-        &role,
-        &json!({ "token_policies": [policy], "token_ttl": "1h", "token_max_ttl": "4h" }),
-    )
-    .await
-    .unwrap();
-    let role_id = root.read_raw(&format!("{role}/role-id")).await.unwrap();
-    let secret_id = root
-        .write_raw(&format!("{role}/secret-id"), &json!({}))
-        .await
-        .unwrap();
-    let role_id_file = dir.join("vault-role-id");
-    let secret_id_file = dir.join("vault-secret-id");
-    std::fs::write(&role_id_file, text(&role_id, "/data/role_id")).unwrap();
-    std::fs::write(&secret_id_file, text(&secret_id, "/data/secret_id")).unwrap();
-    VaultAuth::AppRole {
-        mount,
-        role_id: role_id_file,
-        secret_id: secret_id_file,
-    }
 }
 
 fn vault_ref(prefix: &str, secret: &str, key: &str) -> SecretRef {

@@ -206,3 +206,54 @@ pub fn root(addr: &str, token: &str) -> vault_client::Client {
         .build()
         .expect("a Vault client for the dev server")
 }
+
+/// The operator's AppRole setup: a policy `policy` holding `rules`, an AppRole auth method
+/// at `mount` whose role `outscope` issues tokens with that policy and `token` settings
+/// (`token_ttl`, ...), and the role id and secret id written to `dir/<files>-role-id` and
+/// `dir/<files>-secret-id`.
+pub async fn app_role(
+    root: &vault_client::Client,
+    policy: &str,
+    rules: &str,
+    mount: &str,
+    mut token: serde_json::Value,
+    dir: &std::path::Path,
+    files: &str,
+) -> VaultAuth {
+    use serde_json::json;
+    root.write_raw(
+        &format!("sys/policies/acl/{policy}"),
+        &json!({ "policy": rules }),
+    )
+    .await
+    .expect("policy written");
+    root.write_raw(&format!("sys/auth/{mount}"), &json!({ "type": "approle" }))
+        .await
+        .expect("approle enabled");
+    let role = format!("auth/{mount}/role/outscope");
+    token["token_policies"] = json!([policy]);
+    root.write_raw(&role, &token).await.expect("role written");
+    let role_id = root
+        .read_raw(&format!("{role}/role-id"))
+        .await
+        .expect("role id");
+    let secret_id = root
+        .write_raw(&format!("{role}/secret-id"), &json!({}))
+        .await
+        .expect("secret id");
+    let text = |v: &serde_json::Value, p: &str| {
+        v.pointer(p)
+            .and_then(serde_json::Value::as_str)
+            .expect("a string field")
+            .to_owned()
+    };
+    let role_id_file = dir.join(format!("{files}-role-id"));
+    let secret_id_file = dir.join(format!("{files}-secret-id"));
+    std::fs::write(&role_id_file, text(&role_id, "/data/role_id")).expect("role id file");
+    std::fs::write(&secret_id_file, text(&secret_id, "/data/secret_id")).expect("secret id file");
+    VaultAuth::AppRole {
+        mount: mount.to_owned(),
+        role_id: role_id_file,
+        secret_id: secret_id_file,
+    }
+}
