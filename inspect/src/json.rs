@@ -116,317 +116,417 @@ impl Doc {
 }
 
 /// Parses `input` as one JSON document (surrounding whitespace allowed).
+///
+/// Iterative: one loop reads a value, then closes as many containers as the input closes,
+/// with the open containers on an explicit stack (no call per value). Strings are skipped
+/// eight bytes at a time while no byte is a quote, backslash or control byte.
 pub fn parse(input: &[u8], limits: JsonLimits) -> Result<Doc, JsonError> {
-    let mut p = Parser {
-        input,
-        pos: 0,
-        nodes: Vec::with_capacity(input.len() / 8),
-        members: Vec::new(),
-        elements: Vec::new(),
-        member_stack: Vec::new(),
-        element_stack: Vec::new(),
-        limits,
-        // One pass over the whole input instead of one per string. Valid UTF-8 as a whole
-        // means every string is (runs end at ASCII `"` or `\`, never inside a character);
-        // otherwise each string is checked on its own, so errors stay the same.
-        utf8_valid: std::str::from_utf8(input).is_ok(),
+    // One pass over the whole input instead of one per string. Valid UTF-8 as a whole means
+    // every string is (runs end at ASCII `"` or `\`, never inside a character); otherwise
+    // each string is checked on its own, so errors stay the same.
+    let utf8_valid = std::str::from_utf8(input).is_ok();
+    let mut nodes: Vec<Node> = Vec::with_capacity(input.len() / 8);
+    let mut members: Vec<(Range<usize>, NodeId)> = Vec::new();
+    let mut elements: Vec<NodeId> = Vec::new();
+    // Members and elements of the containers still open, innermost last.
+    let mut member_stack: Vec<(Range<usize>, NodeId)> = Vec::new();
+    let mut element_stack: Vec<NodeId> = Vec::new();
+    let mut open: Vec<Open> = Vec::new();
+    let push = |nodes: &mut Vec<Node>, node: Node, at: usize| {
+        if nodes.len() >= limits.max_nodes {
+            return Err(err(at, "too many values"));
+        }
+        nodes.push(node);
+        Ok(nodes.len() - 1)
     };
-    p.ws();
-    p.value(0)?;
-    p.ws();
-    if p.pos != input.len() {
-        return Err(p.err("trailing data after the document"));
-    }
-    Ok(Doc {
-        nodes: p.nodes,
-        members: p.members,
-        elements: p.elements,
-    })
-}
 
-struct Parser<'a> {
-    input: &'a [u8],
-    pos: usize,
-    nodes: Vec<Node>,
-    members: Vec<(Range<usize>, NodeId)>,
-    elements: Vec<NodeId>,
-    /// Members of the objects still open, innermost last.
-    member_stack: Vec<(Range<usize>, NodeId)>,
-    element_stack: Vec<NodeId>,
-    limits: JsonLimits,
-    /// The whole input is valid UTF-8 (strings need no check of their own).
-    utf8_valid: bool,
-}
-
-impl Parser<'_> {
-    fn err(&self, reason: &'static str) -> JsonError {
-        JsonError {
-            offset: self.pos,
-            reason,
+    let mut i = ws(input, 0);
+    loop {
+        // A value starts at `i` (whitespace already skipped), inside `open.len()` containers.
+        if open.len() > limits.max_depth {
+            return Err(err(i, "nested too deeply"));
         }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.input.get(self.pos).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
-        }
-    }
-
-    fn push(&mut self, node: Node) -> Result<NodeId, JsonError> {
-        if self.nodes.len() >= self.limits.max_nodes {
-            return Err(self.err("too many values"));
-        }
-        self.nodes.push(node);
-        Ok(self.nodes.len() - 1)
-    }
-
-    fn value(&mut self, depth: usize) -> Result<NodeId, JsonError> {
-        if depth > self.limits.max_depth {
-            return Err(self.err("nested too deeply"));
-        }
-        let start = self.pos;
-        match self.peek() {
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
+        let start = i;
+        let mut value = match input.get(i) {
+            Some(&c @ (b'{' | b'[')) => {
+                let obj = c == b'{';
+                let kind = if obj {
+                    Kind::Object { at: 0, len: 0 }
+                } else {
+                    Kind::Array { at: 0, len: 0 }
+                };
+                let id = push(
+                    &mut nodes,
+                    Node {
+                        span: start..start,
+                        kind,
+                    },
+                    start + 1,
+                )?;
+                i = ws(input, start + 1);
+                let close = if obj { b'}' } else { b']' };
+                if input.get(i) == Some(&close) {
+                    i += 1;
+                    finish(
+                        &mut nodes,
+                        id,
+                        start..i,
+                        obj,
+                        members.len(),
+                        elements.len(),
+                        0,
+                    );
+                    id
+                } else {
+                    let mut frame = Open {
+                        id,
+                        start,
+                        obj,
+                        mark: if obj {
+                            member_stack.len()
+                        } else {
+                            element_stack.len()
+                        },
+                        key: 0..0,
+                    };
+                    if obj {
+                        (frame.key, i) = member_name(input, i, utf8_valid)?;
+                    }
+                    open.push(frame);
+                    continue;
+                }
+            }
             Some(b'"') => {
-                self.string()?;
-                self.push(Node {
-                    span: start..self.pos,
-                    kind: Kind::String,
-                })
+                i = string_end(input, start, utf8_valid)?;
+                push(
+                    &mut nodes,
+                    Node {
+                        span: start..i,
+                        kind: Kind::String,
+                    },
+                    i,
+                )?
             }
-            Some(b't') => self.literal(b"true", Kind::Bool),
-            Some(b'f') => self.literal(b"false", Kind::Bool),
-            Some(b'n') => self.literal(b"null", Kind::Null),
             Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                self.push(Node {
-                    span: start..self.pos,
-                    kind: Kind::Number,
-                })
+                i = number_end(input, start)?;
+                push(
+                    &mut nodes,
+                    Node {
+                        span: start..i,
+                        kind: Kind::Number,
+                    },
+                    i,
+                )?
             }
-            Some(_) => Err(self.err("unexpected character")),
-            None => Err(self.err("unexpected end of input")),
-        }
-    }
-
-    fn literal(&mut self, word: &'static [u8], kind: Kind) -> Result<NodeId, JsonError> {
-        let start = self.pos;
-        if self.input.get(start..start + word.len()) != Some(word) {
-            return Err(self.err("invalid literal"));
-        }
-        self.pos += word.len();
-        self.push(Node {
-            span: start..self.pos,
-            kind,
-        })
-    }
-
-    fn object(&mut self, depth: usize) -> Result<NodeId, JsonError> {
-        let start = self.pos;
-        self.pos += 1;
-        let id = self.push(Node {
-            span: start..start,
-            kind: Kind::Object { at: 0, len: 0 },
-        })?;
-        let mark = self.member_stack.len();
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                self.ws();
-                if self.peek() != Some(b'"') {
-                    return Err(self.err("expected a member name"));
+            Some(&c @ (b't' | b'f' | b'n')) => {
+                let (word, kind): (&[u8], Kind) = match c {
+                    b't' => (b"true", Kind::Bool),
+                    b'f' => (b"false", Kind::Bool),
+                    _ => (b"null", Kind::Null),
+                };
+                if input.get(start..start + word.len()) != Some(word) {
+                    return Err(err(start, "invalid literal"));
                 }
-                let key_start = self.pos;
-                self.string()?;
-                let key = key_start..self.pos;
-                self.ws();
-                if self.peek() != Some(b':') {
-                    return Err(self.err("expected ':'"));
-                }
-                self.pos += 1;
-                self.ws();
-                let value = self.value(depth + 1)?;
-                self.member_stack.push((key, value));
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected ',' or '}'")),
-                }
+                i = start + word.len();
+                push(
+                    &mut nodes,
+                    Node {
+                        span: start..i,
+                        kind,
+                    },
+                    i,
+                )?
             }
-        }
-        let at = self.members.len();
-        self.members.extend(self.member_stack.drain(mark..));
-        let len = self.members.len() - at;
-        if let Some(node) = self.nodes.get_mut(id) {
-            node.span = start..self.pos;
-            node.kind = Kind::Object { at, len };
-        }
-        Ok(id)
-    }
-
-    fn array(&mut self, depth: usize) -> Result<NodeId, JsonError> {
-        let start = self.pos;
-        self.pos += 1;
-        let id = self.push(Node {
-            span: start..start,
-            kind: Kind::Array { at: 0, len: 0 },
-        })?;
-        let mark = self.element_stack.len();
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-        } else {
-            loop {
-                self.ws();
-                let value = self.value(depth + 1)?;
-                self.element_stack.push(value);
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected ',' or ']'")),
-                }
-            }
-        }
-        let at = self.elements.len();
-        self.elements.extend(self.element_stack.drain(mark..));
-        let len = self.elements.len() - at;
-        if let Some(node) = self.nodes.get_mut(id) {
-            node.span = start..self.pos;
-            node.kind = Kind::Array { at, len };
-        }
-        Ok(id)
-    }
-
-    /// Validates a string starting at the opening quote; leaves `pos` after the closing one.
-    fn string(&mut self) -> Result<(), JsonError> {
-        self.pos += 1;
+            Some(_) => return Err(err(i, "unexpected character")),
+            None => return Err(err(i, "unexpected end of input")),
+        };
+        // The value is complete: hand it to its container, then close every container the
+        // input closes here.
         loop {
-            let rest = self.input.get(self.pos..).unwrap_or(&[]);
-            let Some(i) = string_run_end(rest) else {
-                return Err(self.err("unterminated string"));
-            };
-            let run = &rest[..i];
-            if let Some(c) = run.iter().position(|b| *b < 0x20) {
-                self.pos += c;
-                return Err(self.err("control character in string"));
-            }
-            if !self.utf8_valid && std::str::from_utf8(run).is_err() {
-                return Err(self.err("invalid UTF-8 in string"));
-            }
-            self.pos += i;
-            if self.peek() == Some(b'"') {
-                self.pos += 1;
-                return Ok(());
-            }
-            self.escape()?;
-        }
-    }
-
-    fn escape(&mut self) -> Result<(), JsonError> {
-        self.pos += 1;
-        match self.peek() {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(b'u') => {
-                let first = self.hex4()?;
-                if (0xD800..0xDC00).contains(&first) {
-                    if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                        return Err(self.err("unpaired surrogate"));
-                    }
-                    self.pos += 1;
-                    let second = self.hex4()?;
-                    if !(0xDC00..0xE000).contains(&second) {
-                        return Err(self.err("unpaired surrogate"));
-                    }
-                } else if (0xDC00..0xE000).contains(&first) {
-                    return Err(self.err("unpaired surrogate"));
+            let Some(top) = open.last_mut() else {
+                i = ws(input, i);
+                if i != input.len() {
+                    return Err(err(i, "trailing data after the document"));
                 }
-                Ok(())
+                return Ok(Doc {
+                    nodes,
+                    members,
+                    elements,
+                });
+            };
+            if top.obj {
+                member_stack.push((top.key.clone(), value));
+            } else {
+                element_stack.push(value);
             }
-            _ => Err(self.err("invalid escape")),
-        }
-    }
-
-    /// Reads `uXXXX` (pos at the `u`), returns the code unit.
-    fn hex4(&mut self) -> Result<u32, JsonError> {
-        let digits = self
-            .input
-            .get(self.pos + 1..self.pos + 5)
-            .ok_or_else(|| self.err("invalid \\u escape"))?;
-        let mut v = 0u32;
-        for d in digits {
-            v = v * 16
-                + (*d as char)
-                    .to_digit(16)
-                    .ok_or_else(|| self.err("invalid \\u escape"))?;
-        }
-        self.pos += 5;
-        Ok(v)
-    }
-
-    fn number(&mut self) -> Result<(), JsonError> {
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
-            _ => return Err(self.err("invalid number")),
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.err("invalid number"));
+            i = ws(input, i);
+            match input.get(i) {
+                Some(b',') => {
+                    i = ws(input, i + 1);
+                    if top.obj {
+                        (top.key, i) = member_name(input, i, utf8_valid)?;
+                    }
+                    break;
+                }
+                Some(b'}') if top.obj => {
+                    i += 1;
+                    let at = members.len();
+                    members.extend(member_stack.drain(top.mark..));
+                    finish(
+                        &mut nodes,
+                        top.id,
+                        top.start..i,
+                        true,
+                        at,
+                        0,
+                        members.len() - at,
+                    );
+                }
+                Some(b']') if !top.obj => {
+                    i += 1;
+                    let at = elements.len();
+                    elements.extend(element_stack.drain(top.mark..));
+                    finish(
+                        &mut nodes,
+                        top.id,
+                        top.start..i,
+                        false,
+                        0,
+                        at,
+                        elements.len() - at,
+                    );
+                }
+                _ if top.obj => return Err(err(i, "expected ',' or '}'")),
+                _ => return Err(err(i, "expected ',' or ']'")),
             }
-            self.digits();
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.err("invalid number"));
-            }
-            self.digits();
-        }
-        Ok(())
-    }
-
-    fn digits(&mut self) {
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.pos += 1;
+            value = top.id;
+            open.pop();
         }
     }
 }
 
-/// Bytes before the first `"` or `\\` of a string's remainder. Most keys and values are
-/// short: a plain loop over the first bytes beats memchr's set-up; longer runs go to memchr.
-fn string_run_end(rest: &[u8]) -> Option<usize> {
-    const SHORT: usize = 24;
-    let head = rest.get(..SHORT).unwrap_or(rest);
-    if let Some(i) = head.iter().position(|&b| b == b'"' || b == b'\\') {
-        return Some(i);
+/// A container still open while its members or elements are read.
+struct Open {
+    id: NodeId,
+    start: usize,
+    obj: bool,
+    /// Where this container's entries begin on the member or element stack.
+    mark: usize,
+    /// The key of the member being read (objects).
+    key: Range<usize>,
+}
+
+fn err(offset: usize, reason: &'static str) -> JsonError {
+    JsonError { offset, reason }
+}
+
+/// Sets a closed container's span and entries (`member_at` for objects, `element_at` for
+/// arrays; `len` entries).
+fn finish(
+    nodes: &mut [Node],
+    id: NodeId,
+    span: Range<usize>,
+    obj: bool,
+    member_at: usize,
+    element_at: usize,
+    len: usize,
+) {
+    if let Some(node) = nodes.get_mut(id) {
+        node.span = span;
+        node.kind = if obj {
+            Kind::Object { at: member_at, len }
+        } else {
+            Kind::Array {
+                at: element_at,
+                len,
+            }
+        };
     }
-    let tail = rest.get(head.len()..)?;
-    memchr::memchr2(b'"', b'\\', tail).map(|j| head.len() + j)
+}
+
+#[inline(always)]
+fn ws(input: &[u8], mut i: usize) -> usize {
+    while matches!(input.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// Reads `"name"` and the `:` after it (`i` at the name, whitespace skipped); returns the
+/// name's span (with quotes) and where its value starts.
+#[inline]
+fn member_name(
+    input: &[u8],
+    i: usize,
+    utf8_valid: bool,
+) -> Result<(Range<usize>, usize), JsonError> {
+    if input.get(i) != Some(&b'"') {
+        return Err(err(i, "expected a member name"));
+    }
+    let end = string_end(input, i, utf8_valid)?;
+    let colon = ws(input, end);
+    if input.get(colon) != Some(&b':') {
+        return Err(err(colon, "expected ':'"));
+    }
+    Ok((i..end, ws(input, colon + 1)))
+}
+
+/// Bytes that end a run of plain string content: `"`, `\` and control bytes.
+const STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// The lane of the first of eight bytes (little-endian) that is `"`, `\\` or below 0x20.
+#[inline(always)]
+fn first_stop(w: u64) -> Option<usize> {
+    let m = has_stop(w);
+    (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+}
+
+/// Nonzero when one of the eight bytes (little-endian) is `"`, `\\` or below 0x20; exact
+/// about whether any is, and its lowest set bit is in the first such byte (a borrow only
+/// carries upwards). Bytes of 0x80 and above are never flagged.
+#[inline(always)]
+fn has_stop(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    zero(w ^ (ONES * u64::from(b'"')))
+        | zero(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+}
+
+/// Validates a string whose opening quote is at `open`; returns the offset after its
+/// closing quote.
+#[inline]
+fn string_end(input: &[u8], open: usize, utf8_valid: bool) -> Result<usize, JsonError> {
+    // Start of the current run of plain content (after the quote or the last escape).
+    let mut run = open + 1;
+    let mut i = run;
+    loop {
+        // Jump to the next quote, backslash or control byte: eight bytes at a time, then
+        // byte by byte for the last few.
+        let b = loop {
+            if let Some(w) = input.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+                match first_stop(u64::from_le_bytes(*w)) {
+                    Some(lane) => i += lane,
+                    None => {
+                        i += 8;
+                        continue;
+                    }
+                }
+            }
+            match input.get(i) {
+                None => return Err(err(run, "unterminated string")),
+                Some(&b) if STOPS[usize::from(b)] => break b,
+                Some(_) => i += 1,
+            }
+        };
+        if b < 0x20 {
+            // An unterminated string is reported as such, wherever its control bytes are.
+            let rest = input.get(i..).unwrap_or(&[]);
+            return Err(match memchr::memchr2(b'"', b'\\', rest) {
+                Some(_) => err(i, "control character in string"),
+                None => err(run, "unterminated string"),
+            });
+        }
+        if !utf8_valid && std::str::from_utf8(input.get(run..i).unwrap_or(&[])).is_err() {
+            return Err(err(run, "invalid UTF-8 in string"));
+        }
+        if b == b'"' {
+            return Ok(i + 1);
+        }
+        i = escape_end(input, i)?;
+        run = i;
+    }
+}
+
+/// Validates the escape whose backslash is at `i`; returns the offset after it.
+fn escape_end(input: &[u8], i: usize) -> Result<usize, JsonError> {
+    let p = i + 1;
+    match input.get(p) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(p + 1),
+        Some(b'u') => {
+            let first = hex4(input, p)?;
+            let q = p + 5;
+            if (0xD800..0xDC00).contains(&first) {
+                if input.get(q..q + 2) != Some(b"\\u") {
+                    return Err(err(q, "unpaired surrogate"));
+                }
+                let second = hex4(input, q + 1)?;
+                if !(0xDC00..0xE000).contains(&second) {
+                    return Err(err(q + 6, "unpaired surrogate"));
+                }
+                Ok(q + 6)
+            } else if (0xDC00..0xE000).contains(&first) {
+                Err(err(q, "unpaired surrogate"))
+            } else {
+                Ok(q)
+            }
+        }
+        _ => Err(err(p, "invalid escape")),
+    }
+}
+
+/// Reads `uXXXX` (`u` at `at`), returns the code unit.
+fn hex4(input: &[u8], at: usize) -> Result<u32, JsonError> {
+    let digits = input
+        .get(at + 1..at + 5)
+        .ok_or(err(at, "invalid \\u escape"))?;
+    let mut v = 0u32;
+    for d in digits {
+        v = v * 16
+            + (*d as char)
+                .to_digit(16)
+                .ok_or(err(at, "invalid \\u escape"))?;
+    }
+    Ok(v)
+}
+
+/// Validates the number starting at `i`; returns the offset after it.
+#[inline]
+fn number_end(input: &[u8], mut i: usize) -> Result<usize, JsonError> {
+    let digit = |i: usize| matches!(input.get(i), Some(b'0'..=b'9'));
+    let digits = |mut i: usize| {
+        while digit(i) {
+            i += 1;
+        }
+        i
+    };
+    if input.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match input.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(i + 1),
+        _ => return Err(err(i, "invalid number")),
+    }
+    if input.get(i) == Some(&b'.') {
+        i += 1;
+        if !digit(i) {
+            return Err(err(i, "invalid number"));
+        }
+        i = digits(i);
+    }
+    if matches!(input.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(input.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digit(i) {
+            return Err(err(i, "invalid number"));
+        }
+        i = digits(i);
+    }
+    Ok(i)
 }
 
 /// Decodes a JSON string token (with its quotes) into its UTF-8 bytes, in a buffer that
@@ -479,6 +579,9 @@ pub fn decode_string(token: &[u8]) -> Zeroizing<Vec<u8>> {
     }
     out
 }
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {
@@ -570,16 +673,61 @@ mod tests {
     }
 
     #[test]
-    fn string_runs_end_at_the_first_quote_or_backslash_at_any_length() {
-        for len in [0usize, 1, 23, 24, 25, 100] {
+    fn strings_end_at_the_first_quote_at_any_length_and_alignment() {
+        for len in 0usize..40 {
             let text = "a".repeat(len);
-            for end in [b'"', b'\\'] {
-                let mut bytes = text.clone().into_bytes();
-                bytes.push(end);
-                bytes.extend_from_slice(b"tail\"");
-                assert_eq!(string_run_end(&bytes), Some(len), "{len} {end}");
+            let closed = format!("\"{text}\"");
+            assert_eq!(string_end(closed.as_bytes(), 0, true), Ok(len + 2), "{len}");
+            let escaped = format!("\"{text}\\\"b\"");
+            assert_eq!(
+                string_end(escaped.as_bytes(), 0, true),
+                Ok(len + 5),
+                "{len}"
+            );
+            let control = format!("\"{text}\u{1}\"");
+            assert_eq!(
+                string_end(control.as_bytes(), 0, true),
+                Err(err(len + 1, "control character in string")),
+                "{len}"
+            );
+            let open = format!("\"{text}");
+            assert_eq!(
+                string_end(open.as_bytes(), 0, true),
+                Err(err(1, "unterminated string")),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_stop_of_eight_bytes_is_found_whatever_follows_it() {
+        let fills = [b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff];
+        for first in 0..8 {
+            for &stop in &[b'"', b'\\', 0x00, 0x01, 0x1f] {
+                for &after in &fills {
+                    for &before in &[b'a', b' ', 0x21, 0x7f, 0x80, 0xc3, 0xff] {
+                        let mut w = [before; 8];
+                        w[first] = stop;
+                        for b in w.iter_mut().skip(first + 1) {
+                            *b = after;
+                        }
+                        assert_eq!(first_stop(u64::from_le_bytes(w)), Some(first), "{w:?}");
+                    }
+                }
             }
-            assert_eq!(string_run_end(text.as_bytes()), None, "{len}");
+        }
+        assert_eq!(first_stop(u64::from_le_bytes(*b"plain \x80t")), None);
+    }
+
+    #[test]
+    fn the_eight_byte_check_flags_exactly_quotes_backslashes_and_control_bytes() {
+        for b in 0..=255u8 {
+            for lane in 0..8 {
+                let mut w = [b'a'; 8];
+                w[lane] = b;
+                let flagged = has_stop(u64::from_le_bytes(w)) != 0;
+                assert_eq!(flagged, STOPS[usize::from(b)], "byte {b:#x} in lane {lane}");
+            }
         }
     }
 
@@ -599,7 +747,99 @@ mod tests {
         assert!(!e.to_string().contains("4242"));
     }
 
+    /// Bytes that make up JSON and break it: structure, escapes, digits, whitespace, a
+    /// control byte, non-ASCII and invalid UTF-8.
+    fn arb_jsonish() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let atoms: Vec<&'static [u8]> = vec![
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b":",
+            b",",
+            b"\"",
+            b"\\",
+            b"\\u",
+            b"d83d",
+            b"dc00",
+            b"00e9",
+            b"\\ud83d",
+            b"\\ude00",
+            b"\\u00e9",
+            b"\\ud83d\\u00e9",
+            b"\\ud83d\\ude00",
+            b"\\ud83d\\n",
+            b"n",
+            b"t",
+            b" ",
+            b"\n",
+            b"\t",
+            b"0",
+            b"12",
+            b"-",
+            b".",
+            b"e",
+            b"+",
+            b"true",
+            b"false",
+            b"null",
+            b"abcdefghij",
+            b"\x01",
+            "é".as_bytes(),
+            b"\xff",
+            b"\xc3",
+        ];
+        proptest::collection::vec(proptest::sample::select(atoms), 0..60)
+            .prop_map(|parts| parts.concat())
+    }
+
     proptest::proptest! {
+        #[test]
+        fn matches_the_recursive_reference_on_documents(v in arb_json()) {
+            let text = serde_json::to_string_pretty(&v).unwrap();
+            let limits = JsonLimits { max_depth: 3, max_nodes: 40 };
+            proptest::prop_assert_eq!(parse(text.as_bytes(), limits), reference::parse(text.as_bytes(), limits));
+            let compact = serde_json::to_string(&v).unwrap();
+            proptest::prop_assert_eq!(
+                parse(compact.as_bytes(), JsonLimits::default()),
+                reference::parse(compact.as_bytes(), JsonLimits::default())
+            );
+        }
+
+        #[test]
+        fn matches_the_recursive_reference_on_damaged_documents(
+            v in arb_json(),
+            pretty in proptest::bool::ANY,
+            edits in proptest::collection::vec((0.0f64..1.0, 0u8..3, arb_jsonish()), 1..4),
+        ) {
+            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) };
+            let mut bytes = text.unwrap();
+            for (at, op, atom) in edits {
+                // Truncation keeps the offset in range (`at` < 1).
+                let at = (at * bytes.len() as f64) as usize;
+                match op {
+                    0 => drop(bytes.splice(at..(at + 1).min(bytes.len()), atom.iter().take(2).copied())),
+                    1 => drop(bytes.splice(at..at, atom.iter().take(3).copied())),
+                    _ => {
+                        if at < bytes.len() {
+                            bytes.remove(at);
+                        }
+                    }
+                }
+            }
+            for limits in [JsonLimits::default(), JsonLimits { max_depth: 2, max_nodes: 12 }] {
+                proptest::prop_assert_eq!(parse(&bytes, limits), reference::parse(&bytes, limits));
+            }
+        }
+
+        #[test]
+        fn matches_the_recursive_reference_on_arbitrary_bytes(bytes in arb_jsonish()) {
+            for limits in [JsonLimits::default(), JsonLimits { max_depth: 2, max_nodes: 6 }] {
+                proptest::prop_assert_eq!(parse(&bytes, limits), reference::parse(&bytes, limits));
+            }
+        }
+
         #[test]
         fn agrees_with_serde_json_on_validity(s in "\\PC{0,40}") {
             let ours = parse(s.as_bytes(), JsonLimits::default()).is_ok();
