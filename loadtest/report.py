@@ -271,7 +271,7 @@ def main():
     out.append(f"- {a.outscope_version} ({a.binary}); {a.nginx_version}; {a.openssl_version}; {a.k6_version}.")
     out.append("- Both proxies on 127.0.0.1, TLS 1.3 only, the same self-signed ECDSA P-256 certificate, "
                "HTTP/1.1 (no h2 offered), one worker (nginx `worker_processes 1`, outscope "
-               "`TOKIO_WORKER_THREADS=1`), pinned with the backend nginx to core 0; k6 pinned to core 1 "
+               "`[runtime] worker_threads = 1`), pinned with the backend nginx to core 0; k6 pinned to core 1 "
                "and verifying the certificate. Same backend (nginx reading the whole body, answering "
                "`{\"ok\":true}`), pooled keep-alive upstream connections for both.")
     out.append("- outscope: local vault tokenizer (memory store), card rule on `$.card`, "

@@ -20,6 +20,7 @@ pub struct Config {
     pub admin: Admin,
     pub limits: Limits,
     pub shutdown: Shutdown,
+    pub runtime: Runtime,
     pub log: Log,
     pub request_id: RequestId,
     pub forwarding: Forwarding,
@@ -168,6 +169,15 @@ pub struct Shutdown {
     pub drain_delay: Duration,
     /// Then, the most time in-flight requests get before the process exits.
     pub drain_timeout: Duration,
+}
+
+/// The async runtime (`[runtime]`). Read at start only: a reload that changes it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Runtime {
+    /// Threads serving connections. `None`: one per CPU the process may use. `1` runs a
+    /// single-threaded scheduler (no work stealing), the cheapest per request when the
+    /// process is given one core.
+    pub worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

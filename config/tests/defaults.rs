@@ -110,6 +110,8 @@ fn the_default_impls_match_the_parsed_defaults() {
     assert_eq!(config.admin, Admin::default());
     assert_eq!(config.limits, Limits::default());
     assert_eq!(config.shutdown, Shutdown::default());
+    assert_eq!(config.runtime, Runtime::default());
+    assert_eq!(config.runtime.worker_threads, None);
     assert_eq!(config.log, Log::default());
     assert_eq!(config.request_id, RequestId::default());
 }
@@ -334,6 +336,8 @@ fn zero_drain_delay_port_zero_and_bare_proxy_addresses_are_allowed() {
     .replace("127.0.0.1:8443", "127.0.0.1:0"));
     assert_eq!(config.shutdown.drain_delay, Duration::ZERO);
     assert_eq!(config.listeners[0].address.port(), 0);
+    let single = ok(&before("[runtime]\nworker_threads = 1"));
+    assert_eq!(single.runtime.worker_threads, Some(1));
     let nets: Vec<String> = config
         .forwarding
         .trusted_proxies

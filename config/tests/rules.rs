@@ -335,6 +335,24 @@ fn admin_limits_shutdown() {
             "shutdown.drain_timeout",
             "longer than zero",
         ),
+        case(
+            "a runtime needs at least one worker",
+            plus("[runtime]\nworker_threads = 0"),
+            "runtime.worker_threads",
+            "must be at least 1",
+        ),
+        case(
+            "worker threads are bounded",
+            plus("[runtime]\nworker_threads = 5000"),
+            "runtime.worker_threads",
+            "must be at most 1024",
+        ),
+        case(
+            "the runtime section has one key",
+            plus("[runtime]\nworkers = 2"),
+            "runtime.workers",
+            "unknown key; expected one of `worker_threads`",
+        ),
     ]);
 }
 

@@ -187,10 +187,7 @@ fn run(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime(config.runtime).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -203,6 +200,20 @@ fn run(path: &Path) -> ExitCode {
             tracing::error!(error = %format!("{e:#}"), "outscope stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The scheduler `[runtime]` asks for: one worker runs on the current-thread scheduler
+/// (nothing to steal from, no cross-thread wake-ups), more on the work-stealing one.
+fn async_runtime(settings: outscope_config::Runtime) -> tokio::runtime::Builder {
+    match settings.worker_threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
     }
 }
 
@@ -294,4 +305,31 @@ async fn serve(
     let clean = running.shutdown().await;
     tracing::info!(clean, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::async_runtime;
+    use outscope_config::Runtime;
+    use tokio::runtime::RuntimeFlavor;
+
+    fn flavor_and_workers(worker_threads: Option<usize>) -> (RuntimeFlavor, usize) {
+        let rt = async_runtime(Runtime { worker_threads })
+            .enable_all()
+            .build()
+            .unwrap();
+        let metrics = rt.metrics();
+        (rt.handle().runtime_flavor(), metrics.num_workers())
+    }
+
+    #[test]
+    fn one_worker_runs_the_current_thread_scheduler_and_more_the_work_stealing_one() {
+        assert_eq!(
+            flavor_and_workers(Some(1)),
+            (RuntimeFlavor::CurrentThread, 1)
+        );
+        assert_eq!(flavor_and_workers(Some(3)), (RuntimeFlavor::MultiThread, 3));
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(flavor_and_workers(None), (RuntimeFlavor::MultiThread, cpus));
+    }
 }

@@ -62,6 +62,8 @@ pub enum ReloadError {
         "listeners and the admin address cannot be added, removed or moved by a reload; restart to change them"
     )]
     ListenersChanged,
+    #[error("runtime.worker_threads cannot be changed by a reload; restart to change it")]
+    RuntimeChanged,
     /// The configuration names another transit key (or another Vault) whose first data key
     /// could not be fetched: installing it would leave the instance unable to seal.
     #[error(
@@ -330,10 +332,12 @@ fn check_listeners(current: &Config, next: &Config) -> Result<(), ReloadError> {
             .iter()
             .zip(&next.listeners)
             .all(|(a, b)| a.name == b.name && a.address == b.address);
-    if same {
-        Ok(())
-    } else {
+    if !same {
         Err(ReloadError::ListenersChanged)
+    } else if current.runtime != next.runtime {
+        Err(ReloadError::RuntimeChanged)
+    } else {
+        Ok(())
     }
 }
 

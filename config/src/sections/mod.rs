@@ -26,8 +26,8 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use crate::model::{
-    Admin, Config, Forwarding, Limits, Listener, Log, RateLimit, Redis, RequestId, Route, Shutdown,
-    Tokenizer, Upstream, Vault,
+    Admin, Config, Forwarding, Limits, Listener, Log, RateLimit, Redis, RequestId, Route, Runtime,
+    Shutdown, Tokenizer, Upstream, Vault,
 };
 use crate::report::{KeyPath, Report};
 use crate::walk::Table;
@@ -135,6 +135,7 @@ struct Parts {
     admin: Option<Admin>,
     limits: Option<Limits>,
     shutdown: Option<Shutdown>,
+    runtime: Option<Runtime>,
     log: Option<Log>,
     request_id: Option<RequestId>,
     forwarding: Option<Forwarding>,
@@ -154,6 +155,7 @@ impl Parts {
             admin: self.admin?,
             limits: self.limits?,
             shutdown: self.shutdown?,
+            runtime: self.runtime?,
             log: self.log?,
             request_id: self.request_id?,
             forwarding: self.forwarding?,
@@ -178,6 +180,7 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
     let admin = section(cx, "admin").and_then(|t| settings::admin(cx, t));
     let limits = section(cx, "limits").and_then(|t| settings::limits(cx, t));
     let shutdown = section(cx, "shutdown").and_then(|t| settings::shutdown(cx, t));
+    let runtime = section(cx, "runtime").and_then(|t| settings::runtime(cx, t));
     let log = section(cx, "log").and_then(|t| settings::log(cx, t));
     let request_id = section(cx, "request_id").and_then(|t| settings::request_id(cx, t));
     let forwarding = section(cx, "forwarding").and_then(|t| settings::forwarding(cx, t));
@@ -225,6 +228,7 @@ fn read(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Parts {
         admin: admin.map(|(admin, _)| admin),
         limits,
         shutdown,
+        runtime,
         log,
         request_id,
         forwarding,

@@ -1,4 +1,5 @@
-//! The single-table sections: `[admin]`, `[limits]`, `[shutdown]`, `[log]`, `[request_id]`
+//! The single-table sections: `[admin]`, `[limits]`, `[shutdown]`, `[runtime]`, `[log]`,
+//! `[request_id]`
 //! and `[forwarding]`. Every key has a default.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -6,7 +7,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::model::{Admin, Forwarding, Limits, Log, LogFormat, RequestId, Shutdown};
+use crate::model::{Admin, Forwarding, Limits, Log, LogFormat, RequestId, Runtime, Shutdown};
 use crate::sections::read::{
     boolean, check, duration, one_of, or_default, positive, positive_duration, socket_addr,
 };
@@ -104,6 +105,27 @@ pub(crate) fn shutdown(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Shutdown
     Some(Shutdown {
         drain_delay: drain_delay?,
         drain_timeout: drain_timeout?,
+    })
+}
+
+/// Most worker threads: more than any machine outscope runs on has cores.
+const MAX_WORKER_THREADS: usize = 1024;
+
+pub(crate) fn runtime(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Runtime> {
+    let worker_threads = match t.get("worker_threads") {
+        None => Some(None),
+        Some(node) => positive::<usize>(cx, &node).and_then(|n| {
+            if n > MAX_WORKER_THREADS {
+                node.report(cx, format!("must be at most {MAX_WORKER_THREADS}"));
+                None
+            } else {
+                Some(Some(n))
+            }
+        }),
+    };
+    t.finish(cx);
+    Some(Runtime {
+        worker_threads: worker_threads?,
     })
 }
 

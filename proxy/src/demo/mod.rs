@@ -162,6 +162,7 @@ fn demo_config(listen: SocketAddr, pki: &pki::DemoPki, url: UpstreamUrl) -> anyh
             drain_delay: Duration::ZERO,
             drain_timeout: Duration::from_secs(5),
         },
+        runtime: outscope_config::Runtime::default(),
         log: Log {
             level: "info".into(),
             format: LogFormat::Text,

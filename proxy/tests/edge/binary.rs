@@ -261,6 +261,35 @@ async fn run_reloads_on_sighup_and_drains_on_sigterm() {
 }
 
 #[tokio::test]
+async fn a_single_worker_thread_serves_reloads_and_drains() {
+    let pki = Pki::new("ca");
+    let upstream = Upstream::spawn().await;
+    let single = "[runtime]\nworker_threads = 1\n";
+    let path = write_config(&pki, &upstream, single);
+    let mut proc = Process::start(&path);
+    let addr = listening_addr(&proc.wait_for("\"listening\""));
+    let client = Client::new(&pki, addr);
+    for i in 0..20 {
+        assert_eq!(client.get(&format!("/one/{i}")).await.status, 200);
+    }
+
+    // Changing the thread count needs a restart: the reload is refused, serving goes on.
+    write_config(&pki, &upstream, "[runtime]\nworker_threads = 2\n");
+    proc.signal("-HUP");
+    let refused = proc.wait_for("reload refused");
+    assert!(refused.contains("runtime.worker_threads"), "{refused}");
+    assert_eq!(client.get("/after").await.status, 200);
+
+    proc.signal("-TERM");
+    proc.wait_for("stopped");
+    let status = tokio::task::spawn_blocking(move || proc.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
+}
+
+#[tokio::test]
 async fn healthcheck_probes_the_admin_listener() {
     let stack = Stack::start(|_, _| {}).await;
     let admin = stack.proxy.running.admin_addr.to_string();

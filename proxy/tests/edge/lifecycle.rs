@@ -39,6 +39,11 @@ async fn a_bad_reload_keeps_the_running_configuration() {
         proxy.running.reload(moved).is_err(),
         "listeners cannot move on reload"
     );
+    let mut fewer_threads = cfg.clone();
+    fewer_threads.runtime.worker_threads = Some(1);
+    let err = proxy.running.reload(fewer_threads).unwrap_err();
+    assert!(err.to_string().contains("runtime.worker_threads"), "{err}");
+    assert_eq!(proxy.client(&pki).get("/still-served").await.status, 200);
 }
 
 #[tokio::test]

@@ -56,6 +56,7 @@ pub fn config(pki: &Pki, upstream: &Upstream) -> Config {
             drain_delay: Duration::ZERO,
             drain_timeout: Duration::from_secs(5),
         },
+        runtime: outscope_config::Runtime::default(),
         log: Log {
             level: "warn".into(),
             format: LogFormat::Text,
