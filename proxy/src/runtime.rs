@@ -35,6 +35,8 @@ pub struct Runtime {
     /// The secret values this runtime was built from: what a refresh compares against, and
     /// the last good values it keeps when a reference cannot be read.
     pub secrets: Arc<Resolved>,
+    /// `request_id.header`, parsed once.
+    pub request_id_header: http::HeaderName,
 }
 
 /// Why a configuration could not be put into effect.
@@ -104,7 +106,10 @@ impl Runtime {
             }
             _ => crate::protect::build_tokenizer((&*config, &*secrets))?,
         };
+        let request_id_header = http::HeaderName::from_bytes(config.request_id.header.as_bytes())
+            .unwrap_or(http::HeaderName::from_static("x-request-id"));
         Ok(Self {
+            request_id_header,
             config,
             listeners,
             upstreams,

@@ -107,12 +107,18 @@ pub fn acceptable_request_id(value: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// A fresh request id: 26 random lower-case letters (about 122 bits). Letters only, so
-/// no log scrubber ever mistakes part of it for a card number.
-pub fn new_request_id() -> String {
-    (0..26)
-        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
-        .collect()
+/// A fresh request id: 26 random lower-case letters (about 122 bits), the base-26 digits
+/// of one 128-bit random draw. Letters only, so no log scrubber ever mistakes part of it
+/// for a card number.
+pub fn new_request_id() -> HeaderValue {
+    let mut n: u128 = rand::random();
+    let mut id = [0u8; 26];
+    for letter in &mut id {
+        // `n % 26` is below 26: the cast cannot truncate.
+        *letter = b'a' + (n % 26) as u8;
+        n /= 26;
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]
@@ -193,7 +199,16 @@ mod tests {
         assert!(!acceptable_request_id(&HeaderValue::from_static("a b")));
         let id = new_request_id();
         assert_eq!(id.len(), 26);
-        assert!(id.bytes().all(|b| b.is_ascii_lowercase()));
+        assert!(id.as_bytes().iter().all(u8::is_ascii_lowercase));
         assert_ne!(new_request_id(), new_request_id());
+        // Every letter position varies (the last ones come from the high bits of the draw).
+        let ids: Vec<HeaderValue> = (0..64).map(|_| new_request_id()).collect();
+        for at in 0..26 {
+            let first = ids[0].as_bytes()[at];
+            assert!(
+                ids.iter().any(|id| id.as_bytes()[at] != first),
+                "letter {at}"
+            );
+        }
     }
 }

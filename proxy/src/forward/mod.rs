@@ -7,6 +7,7 @@ pub mod headers;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -23,8 +24,10 @@ use connector::Connector;
 pub struct UpstreamClient {
     pub name: String,
     client: Client<Connector, Full<Bytes>>,
-    /// `scheme://host:port` used for request URIs and the `upstream` Host mode.
+    /// `host[:port]` for the `upstream` Host mode (the port only when not the default).
     authority: String,
+    /// The same, parsed once for request URIs.
+    parsed_authority: Option<http::uri::Authority>,
     scheme: &'static str,
     base_path: String,
     request_timeout: Duration,
@@ -62,6 +65,7 @@ impl UpstreamClient {
         Ok(Self {
             name: upstream.name.clone(),
             client,
+            parsed_authority: authority.parse().ok(),
             authority,
             scheme: if url.https { "https" } else { "http" },
             base_path: url.base_path.clone(),
@@ -74,8 +78,23 @@ impl UpstreamClient {
         &self.authority
     }
 
-    /// The URI to request upstream for a client path-and-query.
-    pub fn uri_for(&self, path_and_query: &str) -> Result<Uri, ProxyError> {
+    /// The URI to request upstream for a client path-and-query. Without a base path the
+    /// client's already parsed path-and-query is reused as it is.
+    pub fn uri_for(&self, path_and_query: &PathAndQuery) -> Result<Uri, ProxyError> {
+        if self.base_path.is_empty()
+            && let Some(authority) = &self.parsed_authority
+        {
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(if self.scheme == "https" {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            });
+            parts.authority = Some(authority.clone());
+            parts.path_and_query = Some(path_and_query.clone());
+            return Uri::from_parts(parts)
+                .map_err(|_| ProxyError::BadRequest("request target cannot be forwarded"));
+        }
         format!(
             "{}://{}{}{}",
             self.scheme, self.authority, self.base_path, path_and_query

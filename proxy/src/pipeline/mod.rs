@@ -214,8 +214,7 @@ fn check_declared_length<B>(req: &Request<B>, limit: u64) -> Result<(), ProxyErr
 /// a fresh one.
 fn request_id<B>(rt: &Runtime, req: &Request<B>) -> (HeaderName, HeaderValue) {
     let cfg = &rt.config.request_id;
-    let name = HeaderName::from_bytes(cfg.header.as_bytes())
-        .unwrap_or(HeaderName::from_static("x-request-id"));
+    let name = rt.request_id_header.clone();
     if cfg.trust_incoming
         && let Some(v) = req
             .headers()
@@ -224,7 +223,5 @@ fn request_id<B>(rt: &Runtime, req: &Request<B>) -> (HeaderName, HeaderValue) {
     {
         return (name, v.clone());
     }
-    let fresh =
-        HeaderValue::from_str(&headers::new_request_id()).unwrap_or(HeaderValue::from_static("0"));
-    (name, fresh)
+    (name, headers::new_request_id())
 }

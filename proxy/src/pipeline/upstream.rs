@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http::{Request, Response, Version};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -25,8 +26,8 @@ pub fn build_request(
     trusted: &[ipnet::IpNet],
     request_id: (&HeaderName, &HeaderValue),
 ) -> Result<Request<Full<Bytes>>, ProxyError> {
-    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let uri = upstream.uri_for(path_and_query)?;
+    let root = PathAndQuery::from_static("/");
+    let uri = upstream.uri_for(parts.uri.path_and_query().unwrap_or(&root))?;
     let original_host = parts
         .uri
         .authority()
