@@ -147,6 +147,171 @@ impl Json {
         }
     }
 
+    // ----- resuming after a clean prefix -----------------------------------------------
+
+    /// The machine as a pass over the whole input would leave it at the start of the first
+    /// token (string, number or literal) that ends after `from`, and that token's offset.
+    ///
+    /// The caller guarantees (the prefilter) that nothing before `from` can make a finding.
+    /// A structural walk then rebuilds what the exact pass would carry to that token: the
+    /// open containers with their keys and indices, and the state. It understands only
+    /// plain JSON: a key with a backslash or a non-ASCII byte, a sensitive key, nesting past
+    /// the key path depth, anything the exact machine would read as a syntax error, or no
+    /// such token at all give `None` (scan from the start). The character machine needs
+    /// nothing carried: every token ends with a breaker, and a run's prefix matters only
+    /// when it is `;` or `B`, which no token end leaves behind.
+    pub(crate) fn resumed(isa: Isa, input: &[u8], from: usize) -> Option<(Json, usize)> {
+        struct Open {
+            obj: bool,
+            /// The last key read (with its quotes), for objects.
+            key: Option<(usize, usize)>,
+            index: usize,
+        }
+        let mut open: Vec<Open> = Vec::new();
+        let mut st = St::Value;
+        let mut i = 0usize;
+        let at = loop {
+            let b = *input.get(i)?;
+            match (st, b) {
+                (St::After, b' ' | b'\t' | b'\r' | b'\n') if open.is_empty() => {
+                    st = St::Value;
+                    i += 1;
+                }
+                (_, b' ' | b'\t' | b'\r' | b'\n') => i += 1,
+                (St::Value, b'{' | b'[') => {
+                    if open.len() + 1 >= MAX_FRAMES {
+                        return None;
+                    }
+                    let obj = b == b'{';
+                    open.push(Open {
+                        obj,
+                        key: None,
+                        index: 0,
+                    });
+                    st = if obj {
+                        St::Key { first: true }
+                    } else {
+                        St::Value
+                    };
+                    i += 1;
+                }
+                (St::Value, b']') if matches!(open.last(), Some(o) if !o.obj && o.index == 0) => {
+                    open.pop();
+                    st = St::After;
+                    i += 1;
+                }
+                (St::Key { first: true }, b'}') => {
+                    open.pop();
+                    st = St::After;
+                    i += 1;
+                }
+                (St::Value | St::Key { .. }, b'"') => {
+                    let body = input.get(i + 1..)?;
+                    let k = memchr::memchr2(b'"', b'\\', body)?;
+                    let end = i + k + 2;
+                    if body.get(k) != Some(&b'"') || end > from {
+                        // A backslash lies past the flag, so does this token's end.
+                        break i;
+                    }
+                    if matches!(st, St::Key { .. }) {
+                        let key = body.get(..k)?;
+                        if !key.is_ascii() || crate::keys::classify_key_fast(key).is_some() {
+                            return None;
+                        }
+                        open.last_mut()?.key = Some((i, end));
+                        st = St::Colon;
+                    } else {
+                        st = St::After;
+                    }
+                    i = end;
+                }
+                (St::Value, b'-' | b'0'..=b'9') => {
+                    let len = input
+                        .get(i..)?
+                        .iter()
+                        .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                        .unwrap_or(input.len() - i);
+                    if i + len > from {
+                        break i;
+                    }
+                    st = St::After;
+                    i += len;
+                }
+                (St::Value, b't' | b'f' | b'n') => {
+                    let len = input
+                        .get(i..)?
+                        .iter()
+                        .position(|c| !c.is_ascii_alphabetic())
+                        .unwrap_or(input.len() - i);
+                    if !matches!(input.get(i..i + len)?, b"true" | b"false" | b"null") {
+                        return None;
+                    }
+                    if i + len > from {
+                        break i;
+                    }
+                    st = St::After;
+                    i += len;
+                }
+                (St::Colon, b':') => {
+                    st = St::Value;
+                    i += 1;
+                }
+                (St::After, b',') => {
+                    let top = open.last_mut()?;
+                    if top.obj {
+                        st = St::Key { first: false };
+                    } else {
+                        top.index += 1;
+                        st = St::Value;
+                    }
+                    i += 1;
+                }
+                (St::After, b'}' | b']') if open.last()?.obj == (b == b'}') => {
+                    open.pop();
+                    st = St::After;
+                    i += 1;
+                }
+                _ => return None,
+            }
+        };
+        let mut m = Json::new(isa);
+        for o in open {
+            m.frames.push(if o.obj {
+                let (key, key_span) = match o.key {
+                    Some((s, e)) => {
+                        let text = input.get(s + 1..e - 1)?;
+                        let digits = crate::chars::count_ascii_digits(text);
+                        let key = if digits >= 6 {
+                            "<redacted>".to_owned()
+                        } else {
+                            let kept = text.get(..text.len().min(crate::keys::MAX_KEY))?;
+                            std::str::from_utf8(kept).ok()?.to_owned()
+                        };
+                        (key, (s, e))
+                    }
+                    None => (String::new(), (0, 0)),
+                };
+                Frame::Obj {
+                    key,
+                    key_span,
+                    field: None,
+                    inherit: None,
+                }
+            } else {
+                Frame::Arr {
+                    index: o.index,
+                    inherit: None,
+                }
+            });
+        }
+        m.st = st;
+        m.offset = at;
+        for &b in input.get(at.saturating_sub(3)..at)? {
+            m.prev3 = [m.prev3[1], m.prev3[2], b];
+        }
+        Some((m, at))
+    }
+
     // ----- key paths -------------------------------------------------------------------
 
     /// The key path of the current position; `include_key`: whether the current object's

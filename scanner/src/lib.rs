@@ -37,6 +37,10 @@ pub enum Mode {
     Form,
 }
 
+/// How far before the prefilter's first flag the exact JSON machine resumes: the flag
+/// marks a 64-byte block, and the key or number it found may begin up to a block earlier.
+const JSON_RESUME_MARGIN: usize = 64;
+
 /// A scanner for one mode, using one instruction set.
 #[derive(Clone, Copy, Debug)]
 pub struct Scanner {
@@ -67,11 +71,24 @@ impl Scanner {
 
     /// Scans a whole input. Findings are in the order they were completed.
     pub fn scan(&self, input: &[u8]) -> Vec<Finding> {
-        if self.mode == Mode::Json && !prefilter::json_needs_exact(self.isa, input) {
-            return Vec::new();
+        let mut out = Vec::new();
+        if self.mode == Mode::Json {
+            // Only the part from the first place the prefilter flags needs the exact
+            // machine; it resumes there with the key path a structural walk rebuilt.
+            let Some(flag) = prefilter::json_first_flag(self.isa, input) else {
+                return out;
+            };
+            let (machine, start) =
+                json::Json::resumed(self.isa, input, flag.saturating_sub(JSON_RESUME_MARGIN))
+                    .unwrap_or_else(|| (json::Json::new(self.isa), 0));
+            let mut stream = Stream {
+                inner: Inner::Json(Box::new(machine)),
+            };
+            stream.feed(input.get(start..).unwrap_or(&[]), &mut out);
+            stream.finish(&mut out);
+            return out;
         }
         let mut stream = self.stream();
-        let mut out = Vec::new();
         stream.feed(input, &mut out);
         stream.finish(&mut out);
         out
@@ -132,6 +149,18 @@ impl Stream {
             _ => None,
         }
     }
+}
+
+/// Diagnostics for tests and benches: where [`Scanner::scan`] starts the exact JSON machine
+/// on `input` (`None`: nowhere, the prefilter found nothing; `Some(0)`: from the start).
+#[doc(hidden)]
+pub fn json_exact_from(input: &[u8]) -> Option<usize> {
+    let isa = detected_isa();
+    let flag = prefilter::json_first_flag(isa, input)?;
+    Some(
+        json::Json::resumed(isa, input, flag.saturating_sub(JSON_RESUME_MARGIN))
+            .map_or(0, |(_, at)| at),
+    )
 }
 
 /// Diagnostics for benches: would the JSON fast path hand `input` to the exact machine?

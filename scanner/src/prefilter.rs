@@ -398,11 +398,15 @@ pub(crate) fn run_start(hay: &[u8], p: usize, floor: usize) -> usize {
 // ---------------------------------------------------------------------------------------
 // JSON whole-document prefilter.
 
-/// True when a JSON document needs the exact JSON machine: it has a run of 12 M bytes, a
-/// backslash (escapes, nested JSON), a number with an exponent that could normalize to a
-/// card number, or a key whose name is sensitive (CVV, expiry, cardholder, ...).
+/// Where a JSON document first needs the exact JSON machine: a run of 12 M bytes (its
+/// start), a backslash (escapes, nested JSON), a number with an exponent that could
+/// normalize to a card number, or a key whose name is sensitive (CVV, expiry, cardholder,
+/// ...) (the start of the 64-byte block holding it, or the byte before a block that opens
+/// with the key's colon). `None`: the document holds nothing the exact machine would report.
+/// Nothing before the returned offset can make a finding, but what is found at it may
+/// belong to a token (a key, a long number) that begins up to 64 bytes earlier.
 #[inline(always)]
-fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
+fn json_first_flag_generic<C: Classify>(hay: &[u8]) -> Option<usize> {
     let mut pos = 0usize;
     let mut prev_x = 0u64;
     let mut prev_quote_top = 0u64;
@@ -423,7 +427,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         };
         let (m, x) = m_bits(&masks, prev_x);
         if masks.backslash != 0 {
-            return true;
+            return Some(pos);
         }
         // e/E after a digit and a digit or separator, before a digit, separator or `+`
         // (in the `exp` class):
@@ -439,7 +443,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
             while e != 0 {
                 let i = pos + e.trailing_zeros() as usize;
                 if crate::json::exponent_number_may_be_pan(hay, i) {
-                    return true;
+                    return Some(pos);
                 }
                 e &= e - 1;
             }
@@ -457,7 +461,7 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
                 more &= more - 1;
             }
             if hit && keys_may_be_sensitive(table, hay, pos, keys) {
-                return true;
+                return Some(pos);
             }
         }
         if masks.colon & 1 != 0
@@ -465,13 +469,13 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
             && pos > 0
             && crate::keys::key_at_may_be_sensitive(hay, pos - 1)
         {
-            return true;
+            return Some(pos - 1);
         }
         let mut spaced = masks.colon & ((masks.ws << 1) | prev_ws_top);
         while spaced != 0 {
             let c = pos + spaced.trailing_zeros() as usize;
             if crate::keys::spaced_key_may_be_sensitive(hay, c) {
-                return true;
+                return Some(pos);
             }
             spaced &= spaced - 1;
         }
@@ -499,11 +503,11 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
                     runs = Runs::new(Some(b'\\'));
                     continue;
                 }
-                None => return true,
+                None => return Some(s),
             }
         }
         if valid < 64 {
-            return false;
+            return None;
         }
         prev_x = x;
         prev_quote_top = masks.quote >> 63;
@@ -512,8 +516,8 @@ fn json_needs_exact_generic<C: Classify>(hay: &[u8]) -> bool {
         prev_ds_top2 = (masks.digit | masks.sep) >> 62;
         pos += 64;
     }
-    // A run that reached the end of the document: decide it exactly.
-    runs.pending.is_some()
+    // A run that reached the end of the document: decide it exactly, from the start.
+    runs.pending.is_some().then_some(0)
 }
 
 /// The exact check of the keys of a block after a filter hit (rare).
@@ -534,39 +538,44 @@ fn keys_may_be_sensitive(table: &[u64; 1024], hay: &[u8], pos: usize, mut keys: 
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx2,bmi1,bmi2,lzcnt,popcnt")]
-fn json_needs_exact_avx512(hay: &[u8]) -> bool {
-    json_needs_exact_generic::<crate::simd::Avx512>(hay)
+fn json_first_flag_avx512(hay: &[u8]) -> Option<usize> {
+    json_first_flag_generic::<crate::simd::Avx512>(hay)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
-fn json_needs_exact_avx2(hay: &[u8]) -> bool {
-    json_needs_exact_generic::<crate::simd::Avx2>(hay)
+fn json_first_flag_avx2(hay: &[u8]) -> Option<usize> {
+    json_first_flag_generic::<crate::simd::Avx2>(hay)
 }
 
 #[cfg(target_arch = "x86_64")]
-fn json_needs_exact_sse2(hay: &[u8]) -> bool {
-    json_needs_exact_generic::<crate::simd::Sse2>(hay)
+fn json_first_flag_sse2(hay: &[u8]) -> Option<usize> {
+    json_first_flag_generic::<crate::simd::Sse2>(hay)
 }
 
-/// Dispatches [`json_needs_exact_generic`] to `isa`.
+/// True when a JSON document needs the exact JSON machine somewhere ([`json_first_flag`]).
 pub(crate) fn json_needs_exact(isa: Isa, hay: &[u8]) -> bool {
+    json_first_flag(isa, hay).is_some()
+}
+
+/// Dispatches [`json_first_flag_generic`] to `isa`.
+pub(crate) fn json_first_flag(isa: Isa, hay: &[u8]) -> Option<usize> {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             // SAFETY: `Isa::Avx512` is only selected after run-time detection of
             // AVX-512F/BW and the AVX2 set (`simd::has_avx512`).
-            unsafe { json_needs_exact_avx512(hay) }
+            unsafe { json_first_flag_avx512(hay) }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             // SAFETY: `Isa::Avx2` is only selected after run-time detection of AVX2, BMI1,
             // BMI2, LZCNT and POPCNT (`simd::has_avx2`).
-            unsafe { json_needs_exact_avx2(hay) }
+            unsafe { json_first_flag_avx2(hay) }
         }
         #[cfg(target_arch = "x86_64")]
-        Isa::Sse2 => json_needs_exact_sse2(hay),
-        _ => json_needs_exact_generic::<Scalar>(hay),
+        Isa::Sse2 => json_first_flag_sse2(hay),
+        _ => json_first_flag_generic::<Scalar>(hay),
     }
 }
 

@@ -156,6 +156,34 @@ proptest! {
     }
 
     #[test]
+    fn json_resumed_after_a_clean_prefix_equals_the_exact_stream(
+        prefix in prop::collection::vec(plain_member(), 0..12),
+        hot in hot_member(),
+        wrappers in prop::collection::vec((any::<bool>(), member_key(), plain_member()), 0..4),
+        suffix in prop::collection::vec(plain_member(), 0..4),
+        pretty in any::<bool>(),
+    ) {
+        let sep = if pretty { ",\n  " } else { "," };
+        let mut inner = hot.clone();
+        for (array, key, sibling) in &wrappers {
+            inner = if *array {
+                format!("\"{key}\":[1,\"x\",{{{inner}}},{{{sibling}}}]")
+            } else {
+                format!("\"{key}\":{{{sibling}{sep}{inner}}}")
+            };
+        }
+        let mut members = prefix.clone();
+        members.push(inner);
+        members.extend(suffix.iter().cloned());
+        let text = format!("{{{}}}", members.join(sep));
+        for isa in available_isas() {
+            let fast = full_views(text.as_bytes(), isa, true);
+            let exact = full_views(text.as_bytes(), isa, false);
+            prop_assert_eq!(&fast, &exact, "{:?} {}", isa, text);
+        }
+    }
+
+    #[test]
     fn form_decoding_equals_oracle_on_decoded_parts(parts in prop::collection::vec((text(), text(), prop::collection::vec(any::<bool>(), 64)), 1..5), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
         let mut body = String::new();
         let mut want: Vec<View> = Vec::new();
@@ -315,4 +343,132 @@ fn json_doc_with(rich: bool) -> impl Strategy<Value = (String, Vec<String>)> {
             }),
         ]
     })
+}
+
+/// Every field of every finding, in order: what a resumed scan must reproduce exactly.
+type FullView = (View, Option<std::ops::Range<usize>>, Vec<bool>);
+
+/// `fast`: [`Scanner::scan`] (prefilter, resume); else the exact stream from the start.
+fn full_views(input: &[u8], isa: outscope_scanner::Isa, fast: bool) -> Vec<FullView> {
+    use outscope_scanner::{How, Scanner};
+    let s = Scanner::with_isa(Mode::Json, isa).expect("isa available");
+    let found = if fast {
+        s.scan(input)
+    } else {
+        let mut st = s.stream();
+        let mut out = Vec::new();
+        st.feed(input, &mut out);
+        st.finish(&mut out);
+        out
+    };
+    let flags = [
+        How::SEPARATED,
+        How::UNICODE_DIGITS,
+        How::JSON_ESCAPE,
+        How::PERCENT_ENCODED,
+        How::JSON_NUMBER,
+        How::KEY_NAME,
+        How::NESTED_JSON,
+    ];
+    found
+        .iter()
+        .map(|f| {
+            let how = flags.iter().map(|&h| f.how.contains(h)).collect();
+            (view(f), f.key_span.clone(), how)
+        })
+        .collect()
+}
+
+/// A member holding no card data: plain, digit-heavy (but short), accented, redacted or
+/// over-long keys; strings, numbers, literals, and small containers of them.
+fn plain_member() -> impl Strategy<Value = String> {
+    let key = member_key();
+    let scalar = prop_oneof![
+        3 => "[a-zA-Z .,:/@+-]{0,24}([0-9]{1,6}[a-z -]{1,3}){0,3}".prop_map(|s| format!("\"{s}\"")),
+        1 => prop::sample::select(vec!["\"Zoë Müller\"", "\"日本語 テキスト\"", "\"Ünïcödé 12\""]).prop_map(str::to_owned),
+        2 => (0u64..100_000_000_000).prop_map(|n| n.to_string()),
+        1 => "-?[0-9]{1,6}\\.[0-9]{1,3}",
+        1 => prop::sample::select(vec!["true", "false", "null", "[]", "{}", "\"\"", "\"[1,2]\"", "\"{x}\""]).prop_map(str::to_owned),
+    ];
+    let value = prop_oneof![
+        4 => scalar.clone(),
+        1 => prop::collection::vec(scalar.clone(), 1..4).prop_map(|v| format!("[{}]", v.join(", "))),
+        1 => prop::collection::vec(("[a-z]{1,6}", scalar), 1..3).prop_map(|v| {
+            let members: Vec<String> = v.iter().map(|(k, x)| format!("\"{k}\": {x}")).collect();
+            format!("{{{}}}", members.join(","))
+        }),
+    ];
+    (key, value, prop::sample::select(vec!["", " "]))
+        .prop_map(|(k, v, ws)| format!("\"{k}\"{ws}:{ws}{v}"))
+}
+
+/// A key holding no card data: plain, digit-heavy (a key path shows it as `<redacted>`),
+/// camel case, or longer than a key path keeps.
+fn member_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-z_]{1,10}",
+        1 => "[a-z]{1,3}[0-9]{5,7}",
+        1 => "[A-Z][a-z]{2,5}(Id|Name)",
+        1 => Just("k".repeat(300)),
+    ]
+}
+
+/// A member the prefilter flags: card numbers (string, number, exponent, separated,
+/// escaped, track data, nested JSON) and sensitive keys.
+fn hot_member() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        r#""number":"4242424242424242""#,
+        r#""number" : "4242 4242 4242 4242""#,
+        r#""pan":5555555555554444"#,
+        r#""amount":4.242424242424242e15"#,
+        r#""note":"paid with 4000 0566 5566 5556 today""#,
+        r#""note":"a \"quoted\" 4242424242424242""#,
+        r#""esc":"\u0034242424242424242""#,
+        r#""t2":";4242424242424242=2812101000?""#,
+        r#""t1":"%B4242424242424242^DOE/JOHN^2812101000""#,
+        r#""cvc":"123""#,
+        r#""card[cvc]":"999""#,
+        r#""exp_month" : 12"#,
+        r#""cardholderName":"Jane Doe""#,
+        r#""card":{"number":"378282246310005","cvc":"1234"}"#,
+        r#""nested":"{\"card_number\":\"6011111111111117\"}""#,
+        r#""id":"order 36227206271667""#,
+    ])
+    .prop_map(str::to_owned)
+}
+
+#[test]
+fn a_card_late_in_a_long_document_is_read_exactly_only_from_near_it() {
+    let items: Vec<String> = (0..40)
+        .map(|i| format!(r#"{{"sku":"SKU-{i:04}","qty":{i},"note":"gift wrap"}}"#))
+        .collect();
+    let doc = format!(
+        r#"{{"id":"ord_1","items":[{}],"payment":{{"card":{{"number":"4242424242424242","cvc":"123"}}}},"status":"paid"}}"#,
+        items.join(",")
+    );
+    let pan = doc.find("4242424242424242").unwrap();
+    let at = outscope_scanner::json_exact_from(doc.as_bytes()).unwrap();
+    assert!(
+        at + 64 + 32 > pan && at <= pan,
+        "resumed at {at}, the card number is at {pan} of {}",
+        doc.len()
+    );
+    let found = scan_all(doc.as_bytes(), Mode::Json);
+    let paths: Vec<(&str, Option<&str>)> = found
+        .iter()
+        .map(|v| (v.0.as_str(), v.3.as_deref()))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            ("pan", Some("payment.card.number")),
+            ("Cvv", Some("payment.card.cvc"))
+        ]
+    );
+    // A document that is clean up to a sensitive key deep in an array of objects.
+    let doc = format!(r#"[{},{{"a":{{"card[cvc]":"999"}}}}]"#, items.join(","));
+    assert!(outscope_scanner::json_exact_from(doc.as_bytes()).unwrap() > 0);
+    let found = scan_all(doc.as_bytes(), Mode::Json);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].3.as_deref(), Some("[40].a.card[cvc]"));
 }
