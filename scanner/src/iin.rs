@@ -112,21 +112,26 @@ pub(crate) const IIN_TABLE: &[IinRange] = &[
 ];
 
 /// The brand of a PAN given as ASCII-free digit values (0..=9), or `None` when no row of
-/// the table matches its prefix and length.
+/// the table matches its prefix and length. Only the rows whose range can hold the first
+/// two digits are looked at ([`rows_by_prefix2`]), in table order, each against the PAN's
+/// first eight digits read once.
 pub(crate) fn brand_of(digits: &[u8]) -> Option<Brand> {
     let len = digits.len();
     if !(12..=19).contains(&len) {
         return None;
     }
+    let p8 = digits
+        .iter()
+        .take(8)
+        .fold(0u32, |acc, &d| acc * 10 + u32::from(d));
+    let p2 = usize::try_from(p8 / 1_000_000).ok()?;
     let mut best: Option<(u8, Brand)> = None;
-    for row in IIN_TABLE {
+    for &index in rows_by_prefix2().get(p2)? {
+        let row = IIN_TABLE.get(usize::from(index))?;
         if row.lengths & (1 << len) == 0 {
             continue;
         }
-        let prefix = digits
-            .iter()
-            .take(usize::from(row.digits))
-            .fold(0u32, |acc, &d| acc * 10 + u32::from(d));
+        let prefix = p8 / POW10.get(8 - usize::from(row.digits))?;
         if prefix < row.lo || prefix > row.hi {
             continue;
         }
@@ -135,6 +140,46 @@ pub(crate) fn brand_of(digits: &[u8]) -> Option<Brand> {
         }
     }
     best.map(|(_, b)| b)
+}
+
+const POW10: [u32; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// For each two-digit prefix, the indices (in table order) of the rows whose range holds
+/// some number starting with it.
+fn rows_by_prefix2() -> &'static [Vec<u8>; 100] {
+    static T: std::sync::OnceLock<[Vec<u8>; 100]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t: [Vec<u8>; 100] = std::array::from_fn(|_| Vec::new());
+        for (index, row) in IIN_TABLE.iter().enumerate() {
+            let (lo, hi) = prefix2_span(row);
+            for p in lo..=hi.min(99) {
+                if let (Some(slot), Ok(index)) = (t.get_mut(p as usize), u8::try_from(index)) {
+                    slot.push(index);
+                }
+            }
+        }
+        t
+    })
+}
+
+/// The two-digit prefixes a row's range covers.
+fn prefix2_span(row: &IinRange) -> (u32, u32) {
+    if row.digits == 1 {
+        (row.lo * 10, row.hi * 10 + 9)
+    } else {
+        let scale = 10u32.pow(u32::from(row.digits) - 2);
+        (row.lo / scale, row.hi / scale)
+    }
 }
 
 /// The Luhn (mod 10) check over digit values.
@@ -162,12 +207,7 @@ pub(crate) fn prefix2_lengths() -> &'static [u32; 100] {
     T.get_or_init(|| {
         let mut t = [0u32; 100];
         for row in IIN_TABLE {
-            let (lo, hi) = if row.digits == 1 {
-                (row.lo * 10, row.hi * 10 + 9)
-            } else {
-                let scale = 10u32.pow(u32::from(row.digits) - 2);
-                (row.lo / scale, row.hi / scale)
-            };
+            let (lo, hi) = prefix2_span(row);
             for p in lo..=hi.min(99) {
                 if let Some(slot) = t.get_mut(p as usize) {
                     *slot |= row.lengths;
@@ -198,6 +238,66 @@ pub(crate) fn validate(digits: &[u8]) -> Option<Brand> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row, each with its own prefix: the lookup as first written.
+    fn brand_by_scan(digits: &[u8]) -> Option<Brand> {
+        let len = digits.len();
+        if !(12..=19).contains(&len) {
+            return None;
+        }
+        let mut best: Option<(u8, Brand)> = None;
+        for row in IIN_TABLE {
+            if row.lengths & (1 << len) == 0 {
+                continue;
+            }
+            let prefix = digits
+                .iter()
+                .take(usize::from(row.digits))
+                .fold(0u32, |acc, &d| acc * 10 + u32::from(d));
+            if prefix < row.lo || prefix > row.hi {
+                continue;
+            }
+            if best.is_none_or(|(d, _)| row.digits > d) {
+                best = Some((row.digits, row.brand));
+            }
+        }
+        best.map(|(_, b)| b)
+    }
+
+    #[test]
+    fn the_table_fits_the_indexed_lookup() {
+        assert!(IIN_TABLE.len() <= usize::from(u8::MAX) + 1);
+        assert!(IIN_TABLE.iter().all(|r| (1..=8).contains(&r.digits)));
+    }
+
+    #[test]
+    fn the_indexed_lookup_equals_a_scan_of_every_row() {
+        // Every row's bounds and their neighbours, at every length, plus a sweep of
+        // six-digit prefixes.
+        let mut prefixes: Vec<u32> = Vec::new();
+        for row in IIN_TABLE {
+            let scale = POW10[8 - usize::from(row.digits)];
+            for p in [row.lo, row.hi] {
+                for q in [p.saturating_sub(1), p, p + 1] {
+                    prefixes.extend([q * scale, q * scale + scale - 1]);
+                }
+            }
+        }
+        prefixes.extend((0..100_000_000).step_by(9_973));
+        for p in prefixes {
+            for len in 11..=20 {
+                let head: Vec<u8> = format!("{p:08}")
+                    .bytes()
+                    .take(8)
+                    .map(|b| b - b'0')
+                    .collect();
+                let mut digits = head.clone();
+                digits.resize(len.max(8), 7);
+                digits.truncate(len);
+                assert_eq!(brand_of(&digits), brand_by_scan(&digits), "{p:08} {len}");
+            }
+        }
+    }
 
     fn d(s: &str) -> Vec<u8> {
         s.bytes().map(|b| b - b'0').collect()

@@ -37,9 +37,12 @@ pub enum Mode {
     Form,
 }
 
-/// How far before the prefilter's first flag the exact JSON machine resumes: the flag
-/// marks a 64-byte block, and the key or number it found may begin up to a block earlier.
-const JSON_RESUME_MARGIN: usize = 64;
+/// The exact JSON machine resumes at the first token that ends after this many bytes before
+/// the prefilter's first flag. The flag is a run's first byte, or the start of a 64-byte
+/// block holding the key end, backslash or exponent it found (or the byte before the
+/// block, for a key ending there); whatever begins earlier, the token holding that byte
+/// ends after it, so one byte suffices.
+const JSON_RESUME_MARGIN: usize = 1;
 
 /// A scanner for one mode, using one instruction set.
 #[derive(Clone, Copy, Debug)]

@@ -404,7 +404,7 @@ pub(crate) fn run_start(hay: &[u8], p: usize, floor: usize) -> usize {
 /// ...) (the start of the 64-byte block holding it, or the byte before a block that opens
 /// with the key's colon). `None`: the document holds nothing the exact machine would report.
 /// Nothing before the returned offset can make a finding, but what is found at it may
-/// belong to a token (a key, a long number) that begins up to 64 bytes earlier.
+/// belong to a token (a key, a long string or number) that begins earlier.
 #[inline(always)]
 fn json_first_flag_generic<C: Classify>(hay: &[u8]) -> Option<usize> {
     let mut pos = 0usize;
