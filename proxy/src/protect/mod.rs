@@ -76,28 +76,30 @@ pub async fn protect(
             body_rewritten: false,
         });
     }
-    let encoding = if body.is_empty() {
-        None
+    let BodyRead {
+        body,
+        encoding,
+        decoded,
+        media,
+        plan: body_plan,
+    } = if body.len() >= OFFLOAD_BODY_BYTES
+        || (!body.is_empty() && parts.headers.contains_key(CONTENT_ENCODING))
+    {
+        // A large body keeps a core busy for a millisecond or more (an encoded one may
+        // decode to one): read it on a blocking thread, so the connections this worker
+        // serves are not held up behind it.
+        let headers = parts.headers.clone();
+        let policy = policy.clone();
+        match tokio::task::spawn_blocking(move || read_body(&headers, body, &policy)).await {
+            Ok(read) => read?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: only when the runtime itself is shutting down.
+            Err(_) => return Err(ProxyError::ShuttingDown),
+        }
     } else {
-        decode::encoding(&parts.headers, &policy.encodings)?
-    };
-    let decoded = match encoding {
-        Some(enc) => Some(decode::decode(body.as_bytes(), enc, policy)?),
-        None => None,
+        read_body(&parts.headers, body, policy)?
     };
     let bytes: &[u8] = decoded.as_deref().map_or(body.as_bytes(), |d| d.as_slice());
-    let (media, body_plan) = if bytes.is_empty() {
-        (None, Plan::default())
-    } else {
-        let media = media::classify(&parts.headers, bytes, &policy.content_types)?;
-        let plan = match &media {
-            Media::Json => json::plan(bytes, policy, &Scanner::new(Mode::Json))?,
-            Media::Form => form::plan(bytes, policy, &Scanner::new(Mode::Form))?,
-            Media::Multipart(boundary) => multipart::plan(bytes, boundary, policy)?,
-            Media::Text => text::plan(bytes, policy, &Scanner::new(Mode::Raw))?,
-        };
-        (Some(media), plan)
-    };
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().map(str::to_owned);
     let path_plan = head::plan(path.as_bytes(), "path", policy);
@@ -198,6 +200,59 @@ pub async fn protect(
             allowed,
         },
         body_rewritten,
+    })
+}
+
+/// Bodies at least this large, and every body with a `Content-Encoding`, are read
+/// (decoded, parsed, scanned, planned) on tokio's blocking pool instead of the worker
+/// thread: about 0.3 ms of CPU at 64 KiB, 1.4 ms at 256 KiB, against some 20 us for the
+/// hand-over.
+pub const OFFLOAD_BODY_BYTES: usize = 64 * 1024;
+
+/// A body decoded, classified by its type and planned: the CPU-heavy half of phases 6
+/// and 7, with no I/O.
+struct BodyRead {
+    body: RequestBody,
+    encoding: Option<outscope_config::Encoding>,
+    /// The decoded body, when it had a `Content-Encoding`.
+    decoded: Option<Zeroizing<Vec<u8>>>,
+    media: Option<Media>,
+    plan: Plan,
+}
+
+fn read_body(
+    headers: &http::HeaderMap,
+    body: RequestBody,
+    policy: &outscope_config::Inspection,
+) -> Result<BodyRead, ProxyError> {
+    let encoding = if body.is_empty() {
+        None
+    } else {
+        decode::encoding(headers, &policy.encodings)?
+    };
+    let decoded = match encoding {
+        Some(enc) => Some(decode::decode(body.as_bytes(), enc, policy)?),
+        None => None,
+    };
+    let bytes: &[u8] = decoded.as_deref().map_or(body.as_bytes(), |d| d.as_slice());
+    let (media, plan) = if bytes.is_empty() {
+        (None, Plan::default())
+    } else {
+        let media = media::classify(headers, bytes, &policy.content_types)?;
+        let plan = match &media {
+            Media::Json => json::plan(bytes, policy, &Scanner::new(Mode::Json))?,
+            Media::Form => form::plan(bytes, policy, &Scanner::new(Mode::Form))?,
+            Media::Multipart(boundary) => multipart::plan(bytes, boundary, policy)?,
+            Media::Text => text::plan(bytes, policy, &Scanner::new(Mode::Raw))?,
+        };
+        (Some(media), plan)
+    };
+    Ok(BodyRead {
+        body,
+        encoding,
+        decoded,
+        media,
+        plan,
     })
 }
 

@@ -463,6 +463,56 @@ async fn compressed_bodies_are_decoded_inspected_and_forwarded_decoded() {
 }
 
 #[tokio::test]
+async fn large_bodies_are_read_on_the_blocking_pool_and_fail_closed_the_same() {
+    let stack = Stack::start(|cfg, pki| {
+        cfg.tokenizer = Some(local_vault(pki, LocalStore::Memory));
+        cfg.routes[0].inspection.on_detected = OnDetected::Tokenize;
+        cfg.routes[0].inspection.cards = card_rules();
+        cfg.limits.max_body_bytes = 1 << 20;
+        cfg.routes[0].max_body_bytes = 1 << 20;
+    })
+    .await;
+    let items: Vec<String> = (0..8000)
+        .map(|i| format!(r#"{{"sku":"SKU-{i:05}","qty":1}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"card":{{"number":"{VISA}","cvc":"123"}},"items":[{}],"note":"backup card {MASTERCARD}"}}"#,
+        items.join(",")
+    );
+    assert!(body.len() > outscope::protect::OFFLOAD_BODY_BYTES);
+    let resp = stack
+        .client()
+        .send(post("/", "application/json", body.clone()))
+        .await;
+    assert_eq!(resp.status, 200, "{:?}", resp.body);
+    assert_eq!(resp.header("outscope-tokenized"), Some("2"));
+    let v = json_body(&stack.upstream.only());
+    assert!(v["card"]["token"].as_str().unwrap().starts_with("tok_"));
+    assert!(v["note"].as_str().unwrap().starts_with("backup card tok_"));
+    assert_eq!(v["items"].as_array().unwrap().len(), 8000);
+    assert_clean(&stack, &[VISA, MASTERCARD, "\"123\""]);
+
+    // The same body compressed (small on the wire, large once decoded), then broken:
+    // refused, and nothing more reaches the upstream.
+    let mut gz = post("/", "application/json", gzip(body.as_bytes()));
+    gz.headers_mut()
+        .insert("content-encoding", "gzip".parse().unwrap());
+    assert_eq!(stack.client().send(gz).await.status, 200);
+    let broken = format!("{}x", &body[..body.len() - 1]);
+    let resp = stack
+        .client()
+        .send(post("/", "application/json", broken))
+        .await;
+    assert_eq!(resp.status, 400, "{:?}", resp.body);
+    assert_eq!(
+        stack.upstream.seen().len(),
+        2,
+        "the broken body was not forwarded"
+    );
+    assert_clean(&stack, &[VISA, MASTERCARD]);
+}
+
+#[tokio::test]
 async fn what_cannot_be_read_is_refused() {
     let stack = tokenizing(OnDetected::Tokenize).await;
     let c = stack.client();
