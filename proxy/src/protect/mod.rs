@@ -117,6 +117,10 @@ pub async fn protect(
     let mut header_plans: Vec<(http::HeaderName, usize, Plan)> = Vec::new();
     let mut header_allowed = 0;
     for (i, (name, value)) in parts.headers.iter().enumerate() {
+        // Most values cannot hold a card: skip them before naming their place.
+        if head::cannot_hold_a_card(value.as_bytes()) {
+            continue;
+        }
         let plan = head::plan(
             value.as_bytes(),
             &format!("header:{}", name.as_str()),
