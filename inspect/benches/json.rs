@@ -8,20 +8,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use outscope_inspect::json::{JsonLimits, parse};
 
-/// A checkout with one card object and at least 12 line items, grown to about `size`.
-fn checkout(size: usize) -> Vec<u8> {
-    let mut items = String::new();
-    let mut i = 0;
-    while i < 12 || items.len() + 330 < size {
-        items.push_str(&format!(r#"{{"sku":"SKU-{i:04}","qty":1,"price":999}},"#));
-        i += 1;
-    }
-    items.pop();
-    format!(
-        r#"{{"order_id":"ord_8f3a2c","currency":"eur","amount":12999,"card":{{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}},"customer":{{"email":"jane@example.com","name":"Jane Doe"}},"shipping":{{"line1":"1 Main Street","city":"Berlin","postal_code":"10115","country":"DE"}},"items":[{items}]}}"#
-    )
-    .into_bytes()
-}
+#[path = "support/checkout.rs"]
+mod support;
+use support::checkout;
 
 /// Pretty-printed notes with long strings, an escape or two and accented text.
 fn notes(size: usize) -> Vec<u8> {
