@@ -202,6 +202,17 @@ impl Process {
         panic!("no log line containing {needle:?}");
     }
 
+    /// SIGTERM: the process drains, logs `stopped` and exits 0.
+    async fn stop_with_sigterm(mut self) {
+        self.signal("-TERM");
+        self.wait_for("stopped");
+        let status = tokio::task::spawn_blocking(move || self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
+    }
+
     fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -228,7 +239,7 @@ async fn run_reloads_on_sighup_and_drains_on_sigterm() {
     let pki = Pki::new("ca");
     let upstream = Upstream::spawn().await;
     let path = write_config(&pki, &upstream, "");
-    let mut proc = Process::start(&path);
+    let proc = Process::start(&path);
     let addr = listening_addr(&proc.wait_for("\"listening\""));
     let client = Client::new(&pki, addr);
     assert_eq!(client.get("/before").await.status, 200);
@@ -251,13 +262,7 @@ async fn run_reloads_on_sighup_and_drains_on_sigterm() {
     proc.wait_for("reload refused");
     assert_eq!(client.get("/after-bad-reload").await.status, 200);
 
-    proc.signal("-TERM");
-    proc.wait_for("stopped");
-    let status = tokio::task::spawn_blocking(move || proc.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
+    proc.stop_with_sigterm().await;
 }
 
 #[tokio::test]
@@ -266,7 +271,7 @@ async fn a_single_worker_thread_serves_reloads_and_drains() {
     let upstream = Upstream::spawn().await;
     let single = "[runtime]\nworker_threads = 1\n";
     let path = write_config(&pki, &upstream, single);
-    let mut proc = Process::start(&path);
+    let proc = Process::start(&path);
     let addr = listening_addr(&proc.wait_for("\"listening\""));
     let client = Client::new(&pki, addr);
     for i in 0..20 {
@@ -280,13 +285,7 @@ async fn a_single_worker_thread_serves_reloads_and_drains() {
     assert!(refused.contains("runtime.worker_threads"), "{refused}");
     assert_eq!(client.get("/after").await.status, 200);
 
-    proc.signal("-TERM");
-    proc.wait_for("stopped");
-    let status = tokio::task::spawn_blocking(move || proc.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
+    proc.stop_with_sigterm().await;
 }
 
 #[tokio::test]
