@@ -91,12 +91,17 @@ pub async fn protect(
         let headers = parts.headers.clone();
         let policy = policy.clone();
         // At most one body per CPU at a time: under a burst of large bodies the rest wait
-        // here, holding no thread, instead of growing the pool (and its memory).
-        let _permit = offload_permits()
+        // here, holding no thread, instead of growing the pool (and its memory). The
+        // permit goes with the work, so a client that leaves does not free it early.
+        let permit = offload_permits()
             .acquire()
             .await
             .map_err(|_| ProxyError::ShuttingDown)?;
-        match tokio::task::spawn_blocking(move || read_body(&headers, body, &policy)).await {
+        let read = move || {
+            let _permit = permit;
+            read_body(&headers, body, &policy)
+        };
+        match tokio::task::spawn_blocking(read).await {
             Ok(read) => read?,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Cancelled: only when the runtime itself is shutting down.
