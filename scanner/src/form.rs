@@ -134,7 +134,7 @@ impl Form {
             self.capture.push(b);
         }
         let o = self.utf8.byte(b, start, enc);
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.push(REPLACEMENT, o.bad_start, start, 0, out);
         }
         if let Some((c, s, f)) = o.ch {
@@ -165,7 +165,7 @@ impl Form {
     /// Ends a key or value: a pending escape and UTF-8 sequence, then a breaker.
     fn end_part(&mut self, at: usize, out: &mut Vec<Finding>) {
         let o = self.utf8.finish();
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.push(REPLACEMENT, o.bad_start, at, 0, out);
         }
         self.push(u32::from(b'&'), at, at + 1, 0, out);
@@ -201,7 +201,7 @@ impl Form {
         }
         self.pct = Pct::None;
         let o = self.utf8.finish();
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.push(REPLACEMENT, o.bad_start, end, 0, out);
         }
         let before = out.len();

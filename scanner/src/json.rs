@@ -612,6 +612,8 @@ impl Json {
                 let o = self.utf8.byte(b, start, enc);
                 if o.bad > 0 {
                     self.surrogate_break(out);
+                }
+                for _ in 0..o.bad {
                     self.ch(REPLACEMENT, o.bad_start, start, 0, out);
                 }
                 if let Some((c, s, f)) = o.ch {
@@ -624,7 +626,7 @@ impl Json {
 
     fn flush_utf8(&mut self, out: &mut Vec<Finding>) {
         let o = self.utf8.finish();
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.ch(
                 REPLACEMENT,
                 o.bad_start,

@@ -58,7 +58,7 @@ impl Raw {
         out: &mut Vec<Finding>,
     ) {
         let o = self.utf8.byte(b, start, enc);
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.chars
                 .push(REPLACEMENT, o.bad_start, start, 0, None, out);
         }
@@ -146,7 +146,7 @@ impl Raw {
     /// Ends the stream.
     pub(crate) fn finish(&mut self, out: &mut Vec<Finding>) {
         let o = self.utf8.finish();
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.chars
                 .push(REPLACEMENT, o.bad_start, self.offset, 0, None, out);
         }
@@ -156,7 +156,7 @@ impl Raw {
     /// Ends decoded input fed through [`Raw::byte`] (nested fallback).
     pub(crate) fn finish_bytes(&mut self, end: usize, out: &mut Vec<Finding>) {
         let o = self.utf8.finish();
-        if o.bad > 0 {
+        for _ in 0..o.bad {
             self.chars.push(REPLACEMENT, o.bad_start, end, 0, None, out);
         }
         self.chars.flush(None, out);

@@ -16,7 +16,8 @@ pub(crate) struct Utf8 {
     flags: u8,
 }
 
-/// What one byte produced: up to one replacement and one character.
+/// What one byte produced: replacement characters (one per byte of an invalid sequence,
+/// as the oracle decodes) and up to one character.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Out {
     /// Bytes of an invalid sequence, each a replacement character (start of the first).

@@ -435,3 +435,42 @@ mod egress {
         ));
     }
 }
+
+mod invalid_utf8 {
+    use super::*;
+
+    /// Found by `scripts/fuzz-smoke raw`: a track 1 name holding broken multi-byte
+    /// sequences. Each invalid byte is one replacement character (the oracle's rule), so
+    /// this name has 28 characters, more than track 1 allows: a plain PAN, not track data.
+    #[test]
+    fn every_invalid_byte_in_a_track_name_counts_as_one_character() {
+        let mut doc = b"%B4242424242424242^DOE/J?;4242481210E24,".to_vec();
+        doc.extend_from_slice(&[0x99, b'1', 0xef, 0x94, 0xef, 0xbc, b'4']);
+        doc.extend_from_slice(b"^2812101000");
+        let found = scan_all(&doc, Mode::Raw);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "pan");
+        // A shorter name (23 characters) is track 1.
+        let mut short = b"%B4242424242424242^DOE/J?;4242481210E24".to_vec();
+        short.extend_from_slice(&[0xef, 0x94, b'4']);
+        short.extend_from_slice(b"^2812101000");
+        assert_eq!(scan_all(&short, Mode::Raw)[0].0, "track1");
+        // The fuzzer's input as it was, against the oracle.
+        let crash: &[u8] = &[
+            165, 37, 66, 52, 50, 52, 50, 52, 50, 52, 50, 52, 50, 52, 50, 52, 50, 52, 50, 94, 68,
+            79, 69, 47, 74, 63, 59, 52, 50, 52, 50, 52, 56, 49, 50, 49, 48, 69, 50, 52, 44, 153,
+            49, 239, 148, 239, 188, 52, 94, 50, 56, 49, 50, 49, 239, 188, 146, 239, 188, 148, 239,
+            188, 146, 52, 50, 52, 50, 56, 52, 56, 53, 112,
+        ];
+        let want: Vec<(String, std::ops::Range<usize>)> = outscope_scanner::oracle::raw(crash)
+            .into_iter()
+            .map(|(k, span, _)| (k.to_owned(), span))
+            .collect();
+        let got: Vec<(String, std::ops::Range<usize>)> = scan_all(crash, Mode::Raw)
+            .into_iter()
+            .map(|v| (v.0, v.1))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(want, vec![("pan".to_owned(), 3..19)]);
+    }
+}
