@@ -94,6 +94,45 @@ proptest! {
     }
 
     #[test]
+    fn raw_equals_oracle_on_text_with_broken_utf8(
+        parts in prop::collection::vec(prop_oneof![
+            3 => piece().prop_map(String::into_bytes),
+            1 => broken_utf8(),
+        ], 0..24),
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let b = parts.concat();
+        let want = oracle_view(&b);
+        for isa in available_isas() {
+            prop_assert_eq!(&scan_isa(&b, Mode::Raw, isa), &want, "{:?} whole", isa);
+            prop_assert_eq!(&scan_chunks(&b, Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
+        }
+    }
+
+    /// Track 1 names around the 26-character limit, made of letters and broken UTF-8: each
+    /// invalid byte is one character.
+    #[test]
+    fn track1_names_with_broken_utf8_are_counted_like_the_oracle(
+        pan in prop::sample::select(PANS),
+        name in prop::collection::vec(prop_oneof![
+            3 => "[A-Z/ ]".prop_map(String::into_bytes),
+            1 => broken_utf8(),
+        ], 16..30),
+        tail in "[0-9]{7,12}",
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let mut b = format!("%B{pan}^").into_bytes();
+        b.extend(name.concat());
+        b.push(b'^');
+        b.extend_from_slice(tail.as_bytes());
+        let want = oracle_view(&b);
+        for isa in available_isas() {
+            prop_assert_eq!(&scan_isa(&b, Mode::Raw, isa), &want, "{:?} whole", isa);
+            prop_assert_eq!(&scan_chunks(&b, Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
+        }
+    }
+
+    #[test]
     fn long_inputs_cross_simd_blocks(t in prop::collection::vec(text(), 1..8), pad in 0usize..70) {
         let filler = "x".repeat(pad);
         let s = t.join(&filler);
@@ -471,4 +510,20 @@ fn a_card_late_in_a_long_document_is_read_exactly_only_from_near_it() {
     let found = scan_all(doc.as_bytes(), Mode::Json);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].3.as_deref(), Some("[40].a.card[cvc]"));
+}
+
+/// Invalid UTF-8: a stray continuation byte, truncated sequences, an overlong encoding, an
+/// encoded surrogate, bytes that never appear in UTF-8.
+fn broken_utf8() -> impl Strategy<Value = Vec<u8>> {
+    prop::sample::select(vec![
+        vec![0x99u8],
+        vec![0xc3],
+        vec![0xef, 0x94],
+        vec![0xef, 0xbc],
+        vec![0xf0, 0x9f, 0x98],
+        vec![0xe0, 0x80, 0x80],
+        vec![0xed, 0xa0, 0x80],
+        vec![0xff],
+        vec![0xc0, 0xaf],
+    ])
 }
