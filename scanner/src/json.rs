@@ -65,6 +65,30 @@ struct NumTok {
     len: usize,
 }
 
+/// The first `"` or `\\` of `bytes`: eight bytes at a time (most strings are short, where
+/// memchr's set-up costs more than the search), then byte by byte.
+#[inline]
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while let Some(w) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*w);
+        // The lowest set bit is in the first matching byte (a borrow only carries upwards).
+        let m = zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|k| i + k)
+}
+
 /// The JSON machine.
 #[derive(Clone)]
 pub(crate) struct Json {
@@ -207,7 +231,7 @@ impl Json {
                 }
                 (St::Value | St::Key { .. }, b'"') => {
                     let body = input.get(i + 1..)?;
-                    let k = memchr::memchr2(b'"', b'\\', body)?;
+                    let k = quote_or_backslash(body)?;
                     let end = i + k + 2;
                     if body.get(k) != Some(&b'"') || end > from {
                         // A backslash lies past the flag, so does this token's end.
@@ -1280,6 +1304,21 @@ mod tests {
     fn norm(s: &str) -> Option<String> {
         normalize_number(s.as_bytes())
             .map(|(v, n, _)| v.iter().take(n).map(|d| char::from(b'0' + d)).collect())
+    }
+
+    #[test]
+    fn the_first_quote_or_backslash_is_found_at_any_position() {
+        for len in 0..40 {
+            for stop in [b'"', b'\\'] {
+                for fill in [b'a', 0x80, 0xff, b'"' ^ 0x80, 0x1b] {
+                    let mut v = vec![fill; len];
+                    v.push(stop);
+                    v.extend_from_slice(b"x\"y\\");
+                    assert_eq!(quote_or_backslash(&v), Some(len), "{len} {stop} {fill}");
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![b'a'; len]), None);
+        }
     }
 
     #[test]
