@@ -77,20 +77,12 @@ proptest! {
 
     #[test]
     fn raw_equals_oracle_on_generated_text(t in text(), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
-        let want = oracle_view(t.as_bytes());
-        for isa in available_isas() {
-            prop_assert_eq!(&scan_isa(t.as_bytes(), Mode::Raw, isa), &want, "{:?} whole", isa);
-            prop_assert_eq!(&scan_chunks(t.as_bytes(), Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
-        }
+        raw_matches_oracle(t.as_bytes(), &cuts)?;
     }
 
     #[test]
     fn raw_equals_oracle_on_arbitrary_bytes(b in prop::collection::vec(any::<u8>(), 0..300), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
-        let want = oracle_view(&b);
-        for isa in available_isas() {
-            prop_assert_eq!(&scan_isa(&b, Mode::Raw, isa), &want, "{:?} whole", isa);
-            prop_assert_eq!(&scan_chunks(&b, Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
-        }
+        raw_matches_oracle(&b, &cuts)?;
     }
 
     #[test]
@@ -102,11 +94,7 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..6),
     ) {
         let b = parts.concat();
-        let want = oracle_view(&b);
-        for isa in available_isas() {
-            prop_assert_eq!(&scan_isa(&b, Mode::Raw, isa), &want, "{:?} whole", isa);
-            prop_assert_eq!(&scan_chunks(&b, Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
-        }
+        raw_matches_oracle(&b, &cuts)?;
     }
 
     /// Track 1 names around the 26-character limit, made of letters and broken UTF-8: each
@@ -125,11 +113,7 @@ proptest! {
         b.extend(name.concat());
         b.push(b'^');
         b.extend_from_slice(tail.as_bytes());
-        let want = oracle_view(&b);
-        for isa in available_isas() {
-            prop_assert_eq!(&scan_isa(&b, Mode::Raw, isa), &want, "{:?} whole", isa);
-            prop_assert_eq!(&scan_chunks(&b, Mode::Raw, isa, &cuts), &want, "{:?} chunks", isa);
-        }
+        raw_matches_oracle(&b, &cuts)?;
     }
 
     #[test]
@@ -526,4 +510,19 @@ fn broken_utf8() -> impl Strategy<Value = Vec<u8>> {
         vec![0xff],
         vec![0xc0, 0xaf],
     ])
+}
+
+/// Raw mode on every ISA, whole and cut at `cuts`, equals the oracle.
+fn raw_matches_oracle(input: &[u8], cuts: &[usize]) -> Result<(), TestCaseError> {
+    let want = oracle_view(input);
+    for isa in available_isas() {
+        prop_assert_eq!(&scan_isa(input, Mode::Raw, isa), &want, "{:?} whole", isa);
+        prop_assert_eq!(
+            &scan_chunks(input, Mode::Raw, isa, cuts),
+            &want,
+            "{:?} chunks",
+            isa
+        );
+    }
+    Ok(())
 }
