@@ -33,6 +33,17 @@ async fn request_reaches_the_upstream_with_forwarding_headers_and_exact_length()
 }
 
 #[tokio::test]
+async fn an_upstream_base_path_prefixes_the_forwarded_target_and_keeps_the_query() {
+    let stack = Stack::start(|cfg, _| cfg.upstreams[0].url.base_path = "/api".into()).await;
+    let resp = stack.client().get("/v1/orders?expand=items&limit=2").await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        stack.upstream.only().uri,
+        "/api/v1/orders?expand=items&limit=2"
+    );
+}
+
+#[tokio::test]
 async fn chunked_requests_are_forwarded_with_a_content_length() {
     let stack = Stack::start(|_, _| {}).await;
     let reply = stack
