@@ -12,6 +12,26 @@ const RECIPE: Recipe<'static> = Recipe {
 };
 
 /// A private `redis-server` (no RDB, no AOF) on `127.0.0.1:PORT`; killed on drop.
+/// The arguments every test `redis-server` gets: loopback only, on `port`, in `dir`, with
+/// nothing persisted.
+pub(crate) fn server_args(port: u16, dir: &std::path::Path) -> Vec<String> {
+    let (port, dir) = (port.to_string(), dir.display().to_string());
+    [
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        &dir,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 pub struct RedisServer {
     process: ServiceProcess,
     url: String,
@@ -24,24 +44,9 @@ impl RedisServer {
         let process = ServiceProcess::start(
             &RECIPE,
             |port, dir| {
-                let port = port.to_string();
-                let dir = dir.display().to_string();
-                [
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    &dir,
-                    "--protected-mode",
-                    "yes",
-                ]
-                .map(str::to_owned)
-                .to_vec()
+                let mut args = server_args(port, dir);
+                args.extend(["--protected-mode", "yes"].map(str::to_owned));
+                args
             },
             redis_ping,
         );

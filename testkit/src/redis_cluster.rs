@@ -35,30 +35,21 @@ impl RedisCluster {
                     &RECIPE,
                     |port, dir| {
                         let bus = (port + 1).to_string();
-                        let port = port.to_string();
-                        let dir = dir.display().to_string();
-                        [
-                            "--port",
-                            &port,
-                            "--bind",
-                            "127.0.0.1",
-                            "--save",
-                            "",
-                            "--appendonly",
-                            "no",
-                            "--dir",
-                            &dir,
-                            "--cluster-enabled",
-                            "yes",
-                            "--cluster-config-file",
-                            "nodes.conf",
-                            "--cluster-port",
-                            &bus,
-                            "--cluster-node-timeout",
-                            "2000",
-                        ]
-                        .map(str::to_owned)
-                        .to_vec()
+                        let mut args = crate::redis::server_args(port, dir);
+                        args.extend(
+                            [
+                                "--cluster-enabled",
+                                "yes",
+                                "--cluster-config-file",
+                                "nodes.conf",
+                                "--cluster-port",
+                                &bus,
+                                "--cluster-node-timeout",
+                                "2000",
+                            ]
+                            .map(str::to_owned),
+                        );
+                        args
                     },
                     redis_ping,
                 )
