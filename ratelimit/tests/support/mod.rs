@@ -37,24 +37,18 @@ pub fn unique_prefix(test: &str) -> String {
 
 /// A backend with its own connection, like one proxy instance.
 pub fn instance(url: &str, prefix: &str) -> RedisBackend {
-    RedisBackend::new(RedisOptions {
-        url: url.to_owned(),
-        cluster: false,
-        username: None,
-        password: None,
-        key_prefix: prefix.to_owned(),
-        timeout: Duration::from_secs(2),
-        hasher: KeyHasher::keyed(SECRET).unwrap(),
-        pause_after_error: Duration::ZERO,
-    })
-    .unwrap()
+    backend(url, false, prefix)
 }
 
 /// A backend on a Redis Cluster, reached through one seed node.
 pub fn cluster_instance(seed: &str, prefix: &str) -> RedisBackend {
+    backend(seed, true, prefix)
+}
+
+fn backend(url: &str, cluster: bool, prefix: &str) -> RedisBackend {
     RedisBackend::new(RedisOptions {
-        url: seed.to_owned(),
-        cluster: true,
+        url: url.to_owned(),
+        cluster,
         username: None,
         password: None,
         key_prefix: prefix.to_owned(),
