@@ -88,7 +88,7 @@ fn benches(c: &mut Criterion) {
             },
         );
         // The other vector ISAs in the same run, for comparison.
-        for other in [Isa::Avx2, Isa::Sse2] {
+        for other in [Isa::Avx512, Isa::Avx2, Isa::Sse2] {
             if other == isa || !available_isas().contains(&other) {
                 continue;
             }

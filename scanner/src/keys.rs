@@ -191,9 +191,12 @@ pub(crate) fn end_table() -> &'static [u64; 1024] {
     })
 }
 
+/// The multiplier of [`hash_tail`] (also used by the vector filter, `keyvec.rs`).
+pub(crate) const TAIL_HASH: u64 = 0x9E37_79B9_7F4A_7C15;
+
 #[inline(always)]
 fn hash_tail(v: u64) -> usize {
-    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+    (v.wrapping_mul(TAIL_HASH) >> 48) as usize
 }
 
 /// The key bytes of an 8-byte window ending right before a closing quote (big-endian: the
@@ -227,6 +230,20 @@ pub(crate) fn key_end_filter(table: &[u64; 1024], hay: &[u8], q: usize) -> bool 
     let word = table.get(h / 64).copied().unwrap_or(u64::MAX);
     // A bracketed key (`card[cvc]`, `]` folds to `}`) is always checked.
     (word >> (h % 64)) & 1 != 0 || v & 0xFF == u64::from(b'}')
+}
+
+/// [`key_end_filter`] over every key whose closing quote is a bit of `keys` (bit i: the
+/// byte at `pos + i`), with one branch for all of them: false guarantees that none is
+/// sensitive.
+#[inline(always)]
+pub(crate) fn keys_end_filter(table: &[u64; 1024], hay: &[u8], pos: usize, keys: u64) -> bool {
+    let mut hit = false;
+    let mut more = keys;
+    while more != 0 {
+        hit |= key_end_filter(table, hay, pos + more.trailing_zeros() as usize);
+        more &= more - 1;
+    }
+    hit
 }
 
 /// True when the raw key (no escapes) is sensitive; a few instructions for most keys.

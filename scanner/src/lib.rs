@@ -17,6 +17,8 @@ mod form;
 mod iin;
 mod json;
 mod keys;
+#[cfg(target_arch = "x86_64")]
+mod keyvec;
 pub mod oracle;
 mod prefilter;
 mod raw;

@@ -111,9 +111,10 @@ pub(crate) fn next_flag(
 ) -> Option<usize> {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => {
-            // SAFETY: `Isa::Avx512` is only ever selected after run-time detection of
-            // AVX-512F/BW and the AVX2 set (`simd::detected_isa`, `simd::available_isas`).
+        Isa::Avx512 | Isa::Avx512Vbmi => {
+            // SAFETY: `Isa::Avx512` and `Isa::Avx512Vbmi` are only ever selected after
+            // run-time detection of AVX-512F/BW and the AVX2 set (`simd::detected_isa`,
+            // `simd::available_isas`).
             unsafe { next_flag_avx512(hay, from, prev_x, escape) }
         }
         #[cfg(target_arch = "x86_64")]
@@ -172,6 +173,11 @@ fn run_is_clean(
     };
     let prefix = usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
     if p2.get(prefix).is_none_or(|l| l & (1 << digits) == 0) {
+        return true;
+    }
+    // No separator and no non-ASCII byte: every byte of the run is an ASCII digit. Nine in
+    // ten such numbers fail Luhn, checked here without copying them.
+    if end - start == digits as usize && !crate::iin::luhn_ascii(hay, start, end) {
         return true;
     }
     let mut vals = [0u8; 19];
@@ -451,18 +457,12 @@ fn json_first_flag_generic<C: Classify>(hay: &[u8]) -> Option<usize> {
         // Key ends: a quote right before a colon. The filter runs on every key with one
         // branch for all of them; the exact name check only after a filter hit.
         let keys = masks.quote & (masks.colon >> 1);
-        if keys != 0 {
-            let mut hit =
-                crate::keys::key_end_filter(table, hay, pos + keys.trailing_zeros() as usize);
-            let mut more = keys & (keys - 1);
-            while more != 0 {
-                hit |=
-                    crate::keys::key_end_filter(table, hay, pos + more.trailing_zeros() as usize);
-                more &= more - 1;
-            }
-            if hit && keys_may_be_sensitive(table, hay, pos, keys) {
-                return Some(pos);
-            }
+        if keys != 0
+            // SAFETY: the dispatcher only instantiates C for ISAs the CPU supports.
+            && unsafe { C::keys_filter(table, hay, pos, keys) }
+            && keys_may_be_sensitive(table, hay, pos, keys)
+        {
+            return Some(pos);
         }
         if masks.colon & 1 != 0
             && prev_quote_top != 0
@@ -543,6 +543,14 @@ fn json_first_flag_avx512(hay: &[u8]) -> Option<usize> {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx512dq,avx2,bmi1,bmi2,lzcnt,popcnt"
+)]
+fn json_first_flag_avx512_vbmi(hay: &[u8]) -> Option<usize> {
+    json_first_flag_generic::<crate::simd::Avx512Vbmi>(hay)
+}
+
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
 fn json_first_flag_avx2(hay: &[u8]) -> Option<usize> {
     json_first_flag_generic::<crate::simd::Avx2>(hay)
@@ -561,6 +569,12 @@ pub(crate) fn json_needs_exact(isa: Isa, hay: &[u8]) -> bool {
 /// Dispatches [`json_first_flag_generic`] to `isa`.
 pub(crate) fn json_first_flag(isa: Isa, hay: &[u8]) -> Option<usize> {
     match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vbmi => {
+            // SAFETY: `Isa::Avx512Vbmi` is only selected after run-time detection of
+            // AVX-512F/BW/VBMI/VBMI2/DQ and the AVX2 set (`simd::has_avx512_vbmi`).
+            unsafe { json_first_flag_avx512_vbmi(hay) }
+        }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => {
             // SAFETY: `Isa::Avx512` is only selected after run-time detection of

@@ -143,6 +143,17 @@ pub(crate) trait Classify {
     fn prefetch(hay: &[u8], at: usize) {
         let _ = (hay, at);
     }
+
+    /// The key-end filter ([`crate::keys::key_end_filter`]) over every key whose closing
+    /// quote is a bit of `keys` in the block at `pos`: false guarantees that none of them
+    /// is sensitive. The scalar filter unless the ISA has a vector one.
+    ///
+    /// # Safety
+    /// As for [`Classify::masks`].
+    #[inline(always)]
+    unsafe fn keys_filter(table: &[u64; 1024], hay: &[u8], pos: usize, keys: u64) -> bool {
+        crate::keys::keys_end_filter(table, hay, pos, keys)
+    }
 }
 
 /// The x86 prefetch hint for `hay[at]` (nothing when out of bounds).
@@ -202,6 +213,31 @@ mod x86 {
     /// AVX-512BW (plus the AVX2 set), detected at run time: one 64-byte register per block,
     /// class masks straight into mask registers.
     pub(crate) struct Avx512;
+    /// [`Avx512`] plus VBMI, VBMI2 and DQ: the same classification, and the JSON key-end
+    /// filter for eight keys at once in vector registers (`keyvec.rs`).
+    pub(crate) struct Avx512Vbmi;
+
+    impl Classify for Avx512Vbmi {
+        #[inline(always)]
+        fn prefetch(hay: &[u8], at: usize) {
+            super::prefetch_x86(hay, at);
+        }
+
+        #[target_feature(enable = "avx512f,avx512bw,avx2")]
+        #[inline]
+        unsafe fn masks(block: &[u8; 64]) -> Masks {
+            // SAFETY: this ISA implies Avx512's features (trait contract).
+            unsafe { Avx512::masks(block) }
+        }
+
+        // No `target_feature` here: the block loop that calls it enables them, and a
+        // function of its own would not be inlined there (see `keyvec::keys_end_filter`).
+        #[inline(always)]
+        unsafe fn keys_filter(table: &[u64; 1024], hay: &[u8], pos: usize, keys: u64) -> bool {
+            // SAFETY: the features `keyvec` needs are this ISA's (trait contract).
+            unsafe { crate::keyvec::keys_end_filter(table, hay, pos, keys) }
+        }
+    }
 
     impl Classify for Sse2 {
         #[inline(always)]
@@ -360,7 +396,7 @@ mod x86 {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{Avx2, Avx512, Sse2};
+pub(crate) use x86::{Avx2, Avx512, Avx512Vbmi, Sse2};
 
 /// AVX2 plus the bit instructions the AVX2 kernels use (every AVX2 CPU has them, but
 /// they are checked anyway).
@@ -381,9 +417,21 @@ fn has_avx512() -> bool {
         && std::arch::is_x86_feature_detected!("avx512bw")
 }
 
+/// AVX-512 with VBMI (byte permutes), VBMI2 (byte compress) and DQ (64-bit multiply).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512_vbmi() -> bool {
+    has_avx512()
+        && std::arch::is_x86_feature_detected!("avx512vbmi")
+        && std::arch::is_x86_feature_detected!("avx512vbmi2")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+}
+
 /// Which implementation runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Isa {
+    /// AVX-512 as below, plus VBMI, VBMI2 and DQ for the JSON key filter (detected at run
+    /// time).
+    Avx512Vbmi,
     /// AVX-512BW with the AVX2 set (detected at run time).
     Avx512,
     /// AVX2 with BMI1/BMI2/LZCNT/POPCNT (detected at run time).
@@ -401,6 +449,9 @@ pub fn detected_isa() -> Isa {
     *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
+            if has_avx512_vbmi() {
+                return Isa::Avx512Vbmi;
+            }
             if has_avx512() {
                 return Isa::Avx512;
             }
@@ -427,6 +478,9 @@ pub fn available_isas() -> Vec<Isa> {
         }
         if has_avx512() {
             v.push(Isa::Avx512);
+        }
+        if has_avx512_vbmi() {
+            v.push(Isa::Avx512Vbmi);
         }
     }
     v
