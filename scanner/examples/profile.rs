@@ -8,6 +8,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let stream = args.get(1).map(String::as_str) == Some("jsonstream");
     let filter = args.get(1).map(String::as_str) == Some("jsonfilter");
+    // Raw mode document by document (as `json` runs), to tell per-document costs apart.
+    let rawdoc = args.get(1).map(String::as_str) == Some("rawdoc");
     let mode = match args.get(1).map(String::as_str) {
         Some("json" | "jsonstream" | "jsonfilter") => Mode::Json,
         Some("form") => Mode::Form,
@@ -65,7 +67,7 @@ fn main() {
             }
             st.finish(&mut out);
             n += out.len();
-        } else if mode == Mode::Json {
+        } else if mode == Mode::Json || rawdoc {
             n += docs
                 .iter()
                 .map(|&(a, b)| s.scan(&data[a..b]).len())

@@ -1274,19 +1274,20 @@ pub(crate) fn exponent_number_may_be_pan(hay: &[u8], i: usize) -> bool {
     while s > 0 && hay.get(s - 1).is_some_and(in_tok) {
         s -= 1;
     }
-    let mut e = i;
-    while hay.get(e).is_some_and(in_tok) {
-        e += 1;
-    }
-    if e - s > MAX_NUMBER {
-        return false;
-    }
     // A number token starts after a delimiter (the exact machine reads nothing else as one).
+    // Checked first: most candidates are hex digits inside an id (`"ord_9f4e51"`).
     if s > 0
         && !hay
             .get(s - 1)
             .is_some_and(|b| matches!(b, b':' | b',' | b'[' | b' ' | b'\t' | b'\r' | b'\n'))
     {
+        return false;
+    }
+    let mut e = i;
+    while hay.get(e).is_some_and(in_tok) {
+        e += 1;
+    }
+    if e - s > MAX_NUMBER {
         return false;
     }
     let Some(tok) = hay.get(s..e) else {

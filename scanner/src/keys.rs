@@ -218,14 +218,29 @@ fn tail_value(w: u64) -> u64 {
 /// bounds check, so callers can test several keys and branch once.
 #[inline(always)]
 pub(crate) fn key_end_filter(table: &[u64; 1024], hay: &[u8], q: usize) -> bool {
-    let Some(w) = q
+    let w = match q
         .checked_sub(8)
         .and_then(|s| hay.get(s..q))
         .and_then(|b| b.first_chunk::<8>())
-    else {
-        return true;
+    {
+        Some(w) => *w,
+        // The first key of a document (`{"id":`) ends within 8 bytes of its start: the
+        // bytes before it padded with `"`, so the window still holds the key after its
+        // opening quote (and a key without one is not sensitive anyway).
+        None => match hay.get(..q) {
+            Some(before) => {
+                let mut w = [b'"'; 8];
+                if let Some(dst) = w.get_mut(8usize.saturating_sub(before.len())..) {
+                    dst.copy_from_slice(
+                        before.get(before.len().saturating_sub(8)..).unwrap_or(&[]),
+                    );
+                }
+                w
+            }
+            None => return true,
+        },
     };
-    let v = u64::from_be_bytes(*w) | 0x2020_2020_2020_2020;
+    let v = u64::from_be_bytes(w) | 0x2020_2020_2020_2020;
     let h = hash_tail(tail_value(v));
     let word = table.get(h / 64).copied().unwrap_or(u64::MAX);
     // A bracketed key (`card[cvc]`, `]` folds to `}`) is always checked.
@@ -360,6 +375,20 @@ mod tests {
                     assert!(key_end_filter(end_table(), doc.as_bytes(), q), "{key}");
                 }
             }
+        }
+        // A key at the very start of the input is filtered like any other.
+        for form in forms().keys() {
+            let name = String::from_utf8_lossy(form).into_owned();
+            for doc in [format!("{{\"{name}\":1"), format!("\"{name}\":1")] {
+                let q = doc.len() - 3;
+                assert!(key_end_filter(end_table(), doc.as_bytes(), q), "{name}");
+            }
+        }
+        for doc in ["{\"id\":1", "\"id\":1", "[{\"type\":1", "{\"a\":1"] {
+            assert!(
+                !key_end_filter(end_table(), doc.as_bytes(), doc.len() - 2),
+                "{doc}"
+            );
         }
         // Short ordinary keys are matched whole: `id`, `name`, `type` do not pass.
         for key in ["id", "name", "type", "amount", "currency"] {
