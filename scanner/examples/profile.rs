@@ -26,6 +26,7 @@ fn main() {
         .unwrap_or(16);
     let (data, docs) = corpus::generate(kind, mib << 20, 0x5EED);
     let s = match std::env::var("OUTSCOPE_ISA").as_deref() {
+        Ok("avx512") => Scanner::with_isa(mode, outscope_scanner::Isa::Avx512).unwrap(),
         Ok("avx2") => Scanner::with_isa(mode, outscope_scanner::Isa::Avx2).unwrap(),
         Ok("sse2") => Scanner::with_isa(mode, outscope_scanner::Isa::Sse2).unwrap(),
         _ => Scanner::new(mode),
