@@ -467,6 +467,7 @@ fn json_first_flag_generic<C: Classify>(hay: &[u8]) -> Option<usize> {
         if masks.colon & 1 != 0
             && prev_quote_top != 0
             && pos > 0
+            && crate::keys::key_end_filter(table, hay, pos - 1)
             && crate::keys::key_at_may_be_sensitive(hay, pos - 1)
         {
             return Some(pos - 1);
