@@ -230,10 +230,8 @@ pub(crate) fn key_end_filter(table: &[u64; 1024], hay: &[u8], q: usize) -> bool 
         None => match hay.get(..q) {
             Some(before) => {
                 let mut w = [b'"'; 8];
-                if let Some(dst) = w.get_mut(8usize.saturating_sub(before.len())..) {
-                    dst.copy_from_slice(
-                        before.get(before.len().saturating_sub(8)..).unwrap_or(&[]),
-                    );
+                for (d, s) in w.iter_mut().rev().zip(before.iter().rev()) {
+                    *d = *s;
                 }
                 w
             }
@@ -386,7 +384,7 @@ mod tests {
         }
         for doc in ["{\"id\":1", "\"id\":1", "[{\"type\":1", "{\"a\":1"] {
             assert!(
-                !key_end_filter(end_table(), doc.as_bytes(), doc.len() - 2),
+                !key_end_filter(end_table(), doc.as_bytes(), doc.len() - 3),
                 "{doc}"
             );
         }

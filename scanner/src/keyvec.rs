@@ -277,7 +277,7 @@ mod tests {
         if !supported() {
             return;
         }
-        // Nine one-byte keys, the ninth sensitive only through its bracket.
+        // Ten one-byte keys, the tenth sensitive only through its bracket.
         let mut doc = "x".repeat(64);
         doc.push_str(r#""a":"b":"c":"d":"e":"f":"g":"h":"i":"]":"#);
         doc.push_str(&" ".repeat(64));
