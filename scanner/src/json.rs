@@ -341,7 +341,17 @@ impl Json {
     /// The key path of the current position; `include_key`: whether the current object's
     /// key is part of it (false while that key is itself being read).
     fn path(&self, include_key: bool) -> Option<String> {
-        let mut s = String::new();
+        // One allocation: every key with its dot, an index with its brackets (at most 22
+        // bytes), the overflow mark.
+        let cap: usize = self
+            .frames
+            .iter()
+            .map(|f| match f {
+                Frame::Obj { key, .. } => key.len() + 1,
+                Frame::Arr { .. } => 22,
+            })
+            .sum();
+        let mut s = String::with_capacity(cap + 4);
         let n = self.frames.len();
         for (i, f) in self.frames.iter().enumerate() {
             match f {
@@ -355,9 +365,9 @@ impl Json {
                     s.push_str(key);
                 }
                 Frame::Arr { index, .. } => {
-                    s.push('[');
-                    s.push_str(&index.to_string());
-                    s.push(']');
+                    use std::fmt::Write as _;
+                    // Writing to a String cannot fail.
+                    let _ = write!(s, "[{index}]");
                 }
             }
         }
@@ -973,11 +983,12 @@ impl Json {
             }
             if self.st == St::Str
                 && self.str_probe
-                && chunk
-                    .get(i)
-                    .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'['))
+                && chunk.get(i).is_some_and(|&b| {
+                    !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'{' | b'[' | b'\\')
+                })
             {
-                // The first character decides the probe: not nested JSON.
+                // The first character decides the probe: not nested JSON. (An escape may
+                // decode to whitespace or a bracket, `\u007b`: the decoded character decides.)
                 self.str_probe = false;
             }
             if matches!(self.st, St::Key { .. })
@@ -1003,6 +1014,37 @@ impl Json {
                     i = skip;
                     continue;
                 }
+            }
+            if self.st == St::Str
+                && self.nested.is_none()
+                && !self.str_probe
+                && self.capture.is_none()
+                && !self.str_is_key
+                && self.high_surrogate.is_none()
+                && self.utf8.idle()
+                && chunk
+                    .get(i)
+                    .is_some_and(|&b| b.is_ascii() && b != b'"' && b != b'\\')
+            {
+                // String content inside a digit run (a card number being read): an idle
+                // UTF-8 decoder passes ASCII through unchanged and, in this state, `ch`
+                // only hands the character to the digit machine, so push it directly
+                // until the run ends (then the skip above may apply again).
+                while let Some(&b) = chunk.get(i)
+                    && b.is_ascii()
+                    && b != b'"'
+                    && b != b'\\'
+                {
+                    let at = self.offset + i;
+                    let before = out.len();
+                    self.chars.push(u32::from(b), at, at + 1, 0, None, out);
+                    self.label(before, out);
+                    i += 1;
+                    if self.chars.quiescent() {
+                        break;
+                    }
+                }
+                continue;
             }
             if let Some(&b) = chunk.get(i) {
                 let at = self.offset + i;

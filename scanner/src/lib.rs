@@ -156,6 +156,20 @@ impl Stream {
     }
 }
 
+/// For tests: a JSON-mode scan that hands every byte to the exact machine one at a time,
+/// past every multi-byte fast path of [`Stream::feed`] (plain keys, skipped strings,
+/// number and digit-run loops): the reference those fast paths are checked against.
+#[doc(hidden)]
+pub fn json_scan_bytewise(input: &[u8], isa: Isa) -> Vec<Finding> {
+    let mut machine = json::Json::new(isa);
+    let mut out = Vec::new();
+    for (i, &b) in input.iter().enumerate() {
+        machine.byte(b, i, i + 1, 0, &mut out);
+    }
+    machine.finish_bytes(input.len(), &mut out);
+    out
+}
+
 /// Diagnostics for tests and benches: where [`Scanner::scan`] starts the exact JSON machine
 /// on `input` (`None`: nowhere, the prefilter found nothing; `Some(0)`: from the start).
 #[doc(hidden)]

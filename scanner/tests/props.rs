@@ -165,6 +165,32 @@ proptest! {
     }
 
     #[test]
+    fn json_stream_fast_paths_equal_feeding_byte_by_byte(doc in json_doc_with(true), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+        let text = doc.0;
+        for isa in available_isas() {
+            let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
+            let got = full(chunked_findings(text.as_bytes(), isa, &cuts));
+            prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
+        }
+    }
+
+    #[test]
+    fn card_objects_fed_in_bulk_equal_feeding_byte_by_byte(
+        prefix in prop::collection::vec(plain_member(), 0..6),
+        hot in hot_member(),
+        cuts in prop::collection::vec(any::<usize>(), 0..4),
+    ) {
+        let mut members = prefix.clone();
+        members.push(hot);
+        let text = format!("{{{}}}", members.join(","));
+        for isa in available_isas() {
+            let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
+            let got = full(chunked_findings(text.as_bytes(), isa, &cuts));
+            prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
+        }
+    }
+
+    #[test]
     fn json_fast_path_equals_exact_stream_on_sparse_docs(members in prop::collection::vec((
         prop::sample::select(vec!["id", "name", "cvc", "card[cvc]", "Expiry", "exp_month", "cardholderName", "card_number", "month", "zip_code", "CVV2"]),
         prop::sample::select(vec!["\"abc\"", "12", "true", "null", "4.242424242424242e15", "3.78282246310005E14", "1e5", "{\"month\":1}", "[\"x\",2]"]),
@@ -384,6 +410,47 @@ fn full_views(input: &[u8], isa: outscope_scanner::Isa, fast: bool) -> Vec<FullV
         st.finish(&mut out);
         out
     };
+    let flags = [
+        How::SEPARATED,
+        How::UNICODE_DIGITS,
+        How::JSON_ESCAPE,
+        How::PERCENT_ENCODED,
+        How::JSON_NUMBER,
+        How::KEY_NAME,
+        How::NESTED_JSON,
+    ];
+    found
+        .iter()
+        .map(|f| {
+            let how = flags.iter().map(|&h| f.how.contains(h)).collect();
+            (view(f), f.key_span.clone(), how)
+        })
+        .collect()
+}
+
+/// The exact JSON stream over `input` cut at `cuts` (positions taken modulo its length).
+fn chunked_findings(
+    input: &[u8],
+    isa: outscope_scanner::Isa,
+    cuts: &[usize],
+) -> Vec<outscope_scanner::Finding> {
+    let s = outscope_scanner::Scanner::with_isa(Mode::Json, isa).expect("isa available");
+    let mut at: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    at.sort_unstable();
+    let mut st = s.stream();
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for c in at.into_iter().chain(std::iter::once(input.len())) {
+        st.feed(&input[prev..c], &mut out);
+        prev = c;
+    }
+    st.finish(&mut out);
+    out
+}
+
+/// [`full_views`] of findings already made.
+fn full(found: Vec<outscope_scanner::Finding>) -> Vec<FullView> {
+    use outscope_scanner::How;
     let flags = [
         How::SEPARATED,
         How::UNICODE_DIGITS,

@@ -316,6 +316,18 @@ mod json {
     }
 
     #[test]
+    fn json_inside_a_json_string_opened_by_an_escaped_bracket() {
+        // `\u007b` is `{`: the decoded first character decides that the string is JSON
+        // (the whole-chunk stream once decided on the raw backslash, and missed the CVV).
+        let doc = br#"{"payload":"\u007b\"cvc\":\"123\"}"}"#;
+        let v = scan_all(doc, Mode::Json);
+        assert!(
+            v.iter()
+                .any(|x| x.0 == "Cvv" && x.2 == "123" && x.3.as_deref() == Some("payload.cvc")),
+            "{v:?}"
+        );
+    }
+    #[test]
     fn invalid_json_falls_back_to_raw() {
         let doc = b"{\"a\": nope 4242 4242 4242 4242 }";
         assert_eq!(pans(doc, Mode::Json), [VISA]);
