@@ -943,9 +943,19 @@ impl Json {
     pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<Finding>) {
         let mut i = 0usize;
         while i < chunk.len() {
-            if let Some(raw) = self.fallback.as_mut() {
-                raw.offset = self.offset + i;
-                raw.feed(chunk.get(i..).unwrap_or(&[]), out);
+            if self.fallback.is_some() {
+                // Raw mode reads the bytes before `i` (the one that broke the JSON is
+                // among them) for track data and run starts, as byte-by-byte feeding does.
+                let tail = [
+                    self.before(chunk, i, 3),
+                    self.before(chunk, i, 2),
+                    self.before(chunk, i, 1),
+                ];
+                if let Some(raw) = self.fallback.as_mut() {
+                    raw.offset = self.offset + i;
+                    raw.set_tail(tail);
+                    raw.feed(chunk.get(i..).unwrap_or(&[]), out);
+                }
                 break;
             }
             let Some(&b) = chunk.get(i) else { break };

@@ -42,6 +42,11 @@ impl Raw {
         }
     }
 
+    /// The 3 bytes before the next chunk, when something else read them (JSON fallback).
+    pub(crate) fn set_tail(&mut self, tail: [u8; 3]) {
+        self.tail = tail;
+    }
+
     #[inline]
     fn quiescent(&self) -> bool {
         self.chars.quiescent() && self.utf8.idle()

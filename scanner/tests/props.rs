@@ -175,6 +175,22 @@ proptest! {
     }
 
     #[test]
+    fn broken_json_fed_in_bulk_equals_feeding_byte_by_byte(
+        lead in prop::sample::select(vec!["", "B", ";", "%B", "x"]),
+        t in text(),
+        cuts in prop::collection::vec(any::<usize>(), 0..4),
+    ) {
+        // Card-heavy text where a value should be: raw mode takes over at its first byte
+        // (a track sentinel, sometimes).
+        let text = format!("{{\"t\":{lead}{t}}}");
+        for isa in available_isas() {
+            let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
+            let got = full(chunked_findings(text.as_bytes(), isa, &cuts));
+            prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
+        }
+    }
+
+    #[test]
     fn card_objects_fed_in_bulk_equal_feeding_byte_by_byte(
         prefix in prop::collection::vec(plain_member(), 0..6),
         hot in hot_member(),

@@ -328,6 +328,32 @@ mod json {
         );
     }
     #[test]
+    fn raw_fallback_reads_the_byte_that_broke_the_json() {
+        // `B` is not JSON: raw mode takes over at it, and it opens track 1 data. Whole
+        // inputs once started raw mode with no history, so they saw a plain card number
+        // where byte-by-byte feeding saw track 1 (and a track 2 span began a byte late).
+        for (doc, kind) in [
+            (
+                &b"{\"t\":B4242424242424242^DOE/JOHN^2812101000}"[..],
+                "track1",
+            ),
+            (b"{\"t\":;4242424242424242=28121010000000000000?}", "track2"),
+        ] {
+            let v = scan_all(doc, Mode::Json);
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert_eq!(v[0].0, kind, "{v:?}");
+            assert_eq!(v[0].1.start, 5, "{v:?}");
+            for isa in outscope_scanner::available_isas() {
+                let bytewise: Vec<View> = outscope_scanner::json_scan_bytewise(doc, isa)
+                    .iter()
+                    .map(view)
+                    .collect();
+                assert_eq!(bytewise, v, "{isa:?}");
+            }
+        }
+    }
+
+    #[test]
     fn invalid_json_falls_back_to_raw() {
         let doc = b"{\"a\": nope 4242 4242 4242 4242 }";
         assert_eq!(pans(doc, Mode::Json), [VISA]);
