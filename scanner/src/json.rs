@@ -1010,28 +1010,14 @@ impl Json {
                 i = end;
                 continue;
             }
-            if self.st == St::Str
-                && self.nested.is_none()
-                && !self.str_probe
-                && self.capture.is_none()
-                && !self.str_is_key
-                && self.high_surrogate.is_none()
-                && self.utf8.idle()
-                && self.chars.quiescent()
-            {
+            if self.plain_value_content() && self.chars.quiescent() {
                 let skip = self.skippable(chunk, i);
                 if skip > i {
                     i = skip;
                     continue;
                 }
             }
-            if self.st == St::Str
-                && self.nested.is_none()
-                && !self.str_probe
-                && self.capture.is_none()
-                && !self.str_is_key
-                && self.high_surrogate.is_none()
-                && self.utf8.idle()
+            if self.plain_value_content()
                 && chunk
                     .get(i)
                     .is_some_and(|&b| b.is_ascii() && b != b'"' && b != b'\\')
@@ -1066,6 +1052,20 @@ impl Json {
             self.prev3 = [self.prev3[1], self.prev3[2], b];
         }
         self.offset += chunk.len();
+    }
+
+    /// Inside a value string whose characters only reach the digit machine: no key, no
+    /// captured value, no nested JSON or probe for it, nothing pending in the UTF-8 or
+    /// surrogate decoding. The stream's string fast paths apply only here.
+    #[inline]
+    fn plain_value_content(&self) -> bool {
+        self.st == St::Str
+            && self.nested.is_none()
+            && !self.str_probe
+            && self.capture.is_none()
+            && !self.str_is_key
+            && self.high_surrogate.is_none()
+            && self.utf8.idle()
     }
 
     /// A key at `i` (its opening quote) that is plain ASCII without escapes and without a

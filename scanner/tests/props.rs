@@ -167,11 +167,7 @@ proptest! {
     #[test]
     fn json_stream_fast_paths_equal_feeding_byte_by_byte(doc in json_doc_with(true), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
         let text = doc.0;
-        for isa in available_isas() {
-            let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
-            let got = full(chunked_findings(text.as_bytes(), isa, &cuts));
-            prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
-        }
+        bulk_equals_bytewise(&text, &cuts)?;
     }
 
     #[test]
@@ -183,11 +179,7 @@ proptest! {
         // Card-heavy text where a value should be: raw mode takes over at its first byte
         // (a track sentinel, sometimes).
         let text = format!("{{\"t\":{lead}{t}}}");
-        for isa in available_isas() {
-            let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
-            let got = full(chunked_findings(text.as_bytes(), isa, &cuts));
-            prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
-        }
+        bulk_equals_bytewise(&text, &cuts)?;
     }
 
     #[test]
@@ -199,11 +191,7 @@ proptest! {
         let mut members = prefix.clone();
         members.push(hot);
         let text = format!("{{{}}}", members.join(","));
-        for isa in available_isas() {
-            let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
-            let got = full(chunked_findings(text.as_bytes(), isa, &cuts));
-            prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
-        }
+        bulk_equals_bytewise(&text, &cuts)?;
     }
 
     #[test]
@@ -415,53 +403,24 @@ type FullView = (View, Option<std::ops::Range<usize>>, Vec<bool>);
 
 /// `fast`: [`Scanner::scan`] (prefilter, resume); else the exact stream from the start.
 fn full_views(input: &[u8], isa: outscope_scanner::Isa, fast: bool) -> Vec<FullView> {
-    use outscope_scanner::{How, Scanner};
-    let s = Scanner::with_isa(Mode::Json, isa).expect("isa available");
     let found = if fast {
+        let s = outscope_scanner::Scanner::with_isa(Mode::Json, isa).expect("isa available");
         s.scan(input)
     } else {
-        let mut st = s.stream();
-        let mut out = Vec::new();
-        st.feed(input, &mut out);
-        st.finish(&mut out);
-        out
+        stream_findings(input, Mode::Json, isa, &[])
     };
-    let flags = [
-        How::SEPARATED,
-        How::UNICODE_DIGITS,
-        How::JSON_ESCAPE,
-        How::PERCENT_ENCODED,
-        How::JSON_NUMBER,
-        How::KEY_NAME,
-        How::NESTED_JSON,
-    ];
-    found
-        .iter()
-        .map(|f| {
-            let how = flags.iter().map(|&h| f.how.contains(h)).collect();
-            (view(f), f.key_span.clone(), how)
-        })
-        .collect()
+    full(found)
 }
 
-/// The exact JSON stream over `input` cut at `cuts` (positions taken modulo its length).
-fn chunked_findings(
-    input: &[u8],
-    isa: outscope_scanner::Isa,
-    cuts: &[usize],
-) -> Vec<outscope_scanner::Finding> {
-    let s = outscope_scanner::Scanner::with_isa(Mode::Json, isa).expect("isa available");
-    let mut at: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    at.sort_unstable();
-    let mut st = s.stream();
-    let mut out = Vec::new();
-    let mut prev = 0;
-    for c in at.into_iter().chain(std::iter::once(input.len())) {
-        st.feed(&input[prev..c], &mut out);
-        prev = c;
+/// The JSON stream over `text` cut at `cuts` equals feeding the exact machine one byte at a
+/// time, in every field of every finding, on every ISA.
+fn bulk_equals_bytewise(text: &str, cuts: &[usize]) -> Result<(), TestCaseError> {
+    for isa in available_isas() {
+        let want = full(outscope_scanner::json_scan_bytewise(text.as_bytes(), isa));
+        let got = full(stream_findings(text.as_bytes(), Mode::Json, isa, cuts));
+        prop_assert_eq!(&got, &want, "{:?} {}", isa, text);
     }
-    st.finish(&mut out);
-    out
+    Ok(())
 }
 
 /// [`full_views`] of findings already made.

@@ -34,8 +34,9 @@ pub fn scan_isa(input: &[u8], mode: Mode, isa: Isa) -> Vec<View> {
     sorted(s.scan(input).iter().map(view).collect())
 }
 
-/// Streaming scan with the given cut points.
-pub fn scan_chunks(input: &[u8], mode: Mode, isa: Isa, cuts: &[usize]) -> Vec<View> {
+/// The findings of a streaming scan with the given cut points (taken modulo the length),
+/// in the order they were made.
+pub fn stream_findings(input: &[u8], mode: Mode, isa: Isa, cuts: &[usize]) -> Vec<Finding> {
     let s = Scanner::with_isa(mode, isa).expect("isa available");
     let mut st = s.stream();
     let mut out = Vec::new();
@@ -48,7 +49,17 @@ pub fn scan_chunks(input: &[u8], mode: Mode, isa: Isa, cuts: &[usize]) -> Vec<Vi
     }
     st.feed(&input[prev..], &mut out);
     st.finish(&mut out);
-    sorted(out.iter().map(view).collect())
+    out
+}
+
+/// Streaming scan with the given cut points.
+pub fn scan_chunks(input: &[u8], mode: Mode, isa: Isa, cuts: &[usize]) -> Vec<View> {
+    sorted(
+        stream_findings(input, mode, isa, cuts)
+            .iter()
+            .map(view)
+            .collect(),
+    )
 }
 
 /// Scans with every ISA, whole and byte by byte, asserts they agree, returns the result.
